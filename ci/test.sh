@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run every test: lint, the notebook checks, the unit/parity/notebook tests (pytest), and a
+# smoke build of the book with warnings as errors.  Installs into .venv first if needed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/ci/setup.sh"
+cd "$ROOT"
+start=$(date +%s)
+step() { echo; echo "==> $* ($(( $(date +%s) - start )) s)"; }
+
+step "ruff"
+ruff check .
+
+step "pytest (unit, parity, notebooks in the smoke profile)"
+export HCFLOW_PROFILE=smoke MPLBACKEND=Agg PYTHONHASHSEED=0
+python -m pytest -n "${HCFLOW_TEST_WORKERS:-2}" --dist loadfile -q "$@"
+
+step "book build (smoke profile, warnings are errors)"
+out="$(mktemp -d)"
+jupyter-book build . --path-output "$out" -W -n --keep-going --quiet
+test -f "$out/_build/html/index.html"
+python ci/check_book_html.py "$out/_build/html"
+
+step "all tests passed"

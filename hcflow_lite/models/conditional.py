@@ -1,0 +1,91 @@
+"""One level's conditional flow: feature extractor, conditional prior, conditional steps.
+
+Book chapter 5.  For level :math:`l` with latent :math:`a_l` (``A`` channels) and conditioning
+input :math:`u_l` (the kept channels :math:`y_l` and the upsampled features of all coarser
+levels, eq. 5 of the paper):
+
+1. features :math:`h_l = E_l(u_l)` (an RRDB network, :class:`FeatureExtractor`);
+2. :math:`z_l = g_l(a_l; h_l)`, ``P`` conditional flow steps (ActNorm, 1×1 conv, affine
+   coupling that reads :math:`[z_1 \\mid h_l]`);
+3. the prior :math:`\\mathcal N(z_l; \\mu_l, \\sigma_l^2)` with
+   :math:`[\\mu_l, \\log\\sigma_l]` = even / odd channels of a zero-initialised 3×3 conv of
+   :math:`h_l` (for rescaling :math:`\\log\\sigma_l` is soft-clamped by :math:`0.318\\arctan(2\\,\\cdot)`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..flows import ActNorm, AffineCoupling, FlowStep, InvConv1x1, SequentialFlow, soft_clamp
+from ..nets import FCN, RRDB, ZeroConv2d
+
+__all__ = ["ConditionalLevel", "FeatureExtractor"]
+
+
+class FeatureExtractor(nn.Module):
+    """RRDB features of a level's conditioning input :math:`u_l`.
+
+    ``f0 = conv_first(u)``; SR (``dual=True``): ``f1 = trunk0(f0)``,
+    ``f2 = trunk_conv(trunk1(f1)) + f0`` and the feature is ``[f1 | f2]`` (2·nf channels);
+    rescaling (``dual=False``): ``trunk_conv(trunk1(trunk0(f0))) + f0`` (nf channels).
+    """
+
+    def __init__(self, in_channels: int, nf: int, gc: int, nb: tuple[int, int], dual: bool) -> None:
+        super().__init__()
+        self.dual = dual
+        self.conv_first = nn.Conv2d(in_channels, nf, 3, padding=1)
+        self.trunk0 = nn.Sequential(*[RRDB(nf, gc) for _ in range(nb[0])])
+        self.trunk1 = nn.Sequential(*[RRDB(nf, gc) for _ in range(nb[1])])
+        self.trunk_conv = nn.Conv2d(nf, nf, 3, padding=1)
+        self.out_channels = 2 * nf if dual else nf
+
+    def forward(self, u: Tensor) -> Tensor:
+        f0 = self.conv_first(u)
+        f1 = self.trunk0(f0)
+        f2 = self.trunk_conv(self.trunk1(f1)) + f0
+        return torch.cat([f1, f2], 1) if self.dual else f2
+
+
+class ConditionalLevel(nn.Module):
+    """The conditional part of one level (``flow.level{l}_condFlow`` in the official code).
+
+    Args:
+        latent_channels: ``A``, channels of the split-off latent :math:`a_l`.
+        cond_in_channels: channels of :math:`u_l`.
+        steps: ``P``, the number of conditional flow steps.
+        hidden_channels: FCN hidden width of the conditional couplings.
+        nf, gc, nb: RRDB width, growth and blocks per trunk.
+        sr: SR variant (dual-stream features, unbounded prior scale) or rescaling.
+    """
+
+    def __init__(
+        self,
+        latent_channels: int,
+        cond_in_channels: int,
+        steps: int,
+        hidden_channels: int,
+        nf: int,
+        gc: int,
+        nb: tuple[int, int],
+        sr: bool,
+    ) -> None:
+        super().__init__()
+        self.sr = sr
+        self.extractor = FeatureExtractor(cond_in_channels, nf, gc, nb, dual=sr)
+        feat = self.extractor.out_channels
+        a = latent_channels
+
+        def subnet(cin: int, cout: int) -> nn.Module:
+            return FCN(cin, cout, hidden_channels)
+
+        self.steps = SequentialFlow(
+            *[FlowStep(ActNorm(a), InvConv1x1(a), AffineCoupling(a, subnet, cond_channels=feat)) for _ in range(steps)]
+        )
+        self.prior = ZeroConv2d(feat, 2 * a)
+
+    def prior_params(self, feature: Tensor) -> tuple[Tensor, Tensor]:
+        """:math:`(\\mu_l, \\log\\sigma_l)` from the feature: even / odd output channels."""
+        h = self.prior(feature)
+        mean, logs = h[:, 0::2], h[:, 1::2]
+        return mean, (logs if self.sr else soft_clamp(logs))
