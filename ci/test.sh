@@ -12,8 +12,11 @@ step "ruff"
 ruff check .
 
 step "pytest (unit, parity, notebooks in the smoke profile)"
+# two workers with one thread each: torch's default of one thread per core in each worker
+# oversubscribes 2 cores and makes everything ~10x slower.
 export HCFLOW_PROFILE=smoke MPLBACKEND=Agg PYTHONHASHSEED=0
-python -m pytest -n "${HCFLOW_TEST_WORKERS:-2}" --dist loadfile -q "$@"
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m pytest -n "${HCFLOW_TEST_WORKERS:-2}" --dist loadfile -q "$@"
+python ci/report_times.py || true
 
 step "book build (smoke profile, warnings are errors)"
 out="$(mktemp -d)"
