@@ -9,6 +9,7 @@ Quick start (CPU)::
 
 __version__ = "0.1.0"
 
+from . import data  # noqa: E402
 from .models import (  # noqa: E402
     CheckpointMismatchError,
     EncodeResult,
@@ -32,6 +33,7 @@ __all__ = [
     "HCFlowRescaling",
     "HCFlowSR",
     "__version__",
+    "data",
     "build_model",
     "export_official",
     "get_model_config",

@@ -161,18 +161,28 @@ def load_official(
         checkpoint: path to a ``.pth`` (official release, e.g. ``SR_DF2K_X4_HCFlow++.pth``) or a
             state dict in the official key layout (a ``module.`` prefix is stripped).  Opened
             with ``weights_only=True``: loading never executes pickled code.
-        options: the official option dict, or a path to the official ``.yml``/``.json``.
+        options: the official option dict, a path to the official ``.yml``/``.json``, or the name
+            of a paper configuration (``"sr_x4"``, ``"face_x8"``, ``"rescale_x4"``) when the
+            checkpoint is an official paper-size release.
         map_location: where tensors are loaded (default CPU; move the model afterwards).
 
     Raises:
         CheckpointMismatchError: the checkpoint is unreadable or does not fit the options (the
             message names the first mismatching keys and shapes).
     """
-    config = config_from_official_options(options)
+    config = _resolve_options(options)
     model = build_model(config)
     load_official_state_dict(model, read_state_dict(checkpoint, map_location))
     model.mark_initialized(True)
     return model.eval()
+
+
+def _resolve_options(options: Mapping[str, Any] | str | Path) -> HCFlowConfig:
+    if isinstance(options, str) and not Path(options).exists() and not options.endswith((".yml", ".yaml", ".json")):
+        from .config import get_model_config
+
+        return get_model_config(options)
+    return config_from_official_options(options)
 
 
 def export_official(model: HCFlow, path: str | Path | None = None) -> dict[str, Tensor]:
