@@ -46,6 +46,7 @@ from .metrics import (
     RunningDiversity,
     YConvention,
     consistency,
+    image_metrics,
     psnr,
     ssim,
 )
@@ -134,16 +135,11 @@ class _Accumulator:
 def _hr_metrics(
     sr: Tensor, hr: Tensor, scale: int, crop: int, y_convention: YConvention, lpips_model: LPIPS | None
 ) -> dict[str, float]:
-    out = {
-        "psnr": psnr(sr, hr, crop),
-        "ssim": ssim(sr, hr, crop),
-        "psnr_y": psnr(sr, hr, crop, True, y_convention=y_convention),
-        "ssim_y": ssim(sr, hr, crop, True, y_convention=y_convention),
-        "consistency": consistency(sr, hr, scale),
-    }
+    out = image_metrics(sr, hr, crop, y_convention=y_convention)
+    out["consistency"] = float(consistency(sr, hr, scale))
     if lpips_model is not None:
         out["lpips"] = float(lpips_model(sr, hr)[0])
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _lr_metrics(generated: Tensor, lr: Tensor, y_convention: YConvention) -> dict[str, float]:

@@ -168,3 +168,14 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 2 and "download_benchmarks.py" in capsys.readouterr().err
     rc = main(["evaluate", "--checkpoint", "bicubic", "--hr-dir", str(SET5), "--out", str(tmp_path / "y.json")])
     assert rc == 2 and "--scale" in capsys.readouterr().err
+
+
+def test_cli_official_checkpoint_with_options(small: PairedDataset, tmp_path: Path) -> None:
+    parity = Path(__file__).parent / "fixtures" / "parity" / "sr_x4"
+    out = tmp_path / "official.json"
+    rc = main(["evaluate", "--checkpoint", str(parity / "state_dict.pt"), "--options", str(parity / "options.json"),
+               "--hr-dir", str(small.hr_dir), "--temperature", "0.9", "--out", str(out), "--quiet", "--lpips", "no"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["model"]["config"]["K"] == [3, 3] and res["dataset"]["n_images"] == 2
+    assert {"psnr", "lr_psnr", "nll", "consistency"} <= set(res["mean"])

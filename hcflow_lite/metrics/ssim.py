@@ -64,8 +64,8 @@ def _filter_valid(x: Tensor) -> Tensor:
     return torch.stack(planes).reshape(*x.shape[:-2], h - WINDOW + 1, w - WINDOW + 1)
 
 
-def _ssim_maps(x: Tensor, y: Tensor) -> Tensor:
-    """Mean SSIM per channel of float64 0–255 images ``N×1×H×W`` → ``(N,)``."""
+def _ssim_plane(x: Tensor, y: Tensor) -> Tensor:
+    """Mean SSIM of one float64 0–255 plane pair ``1×1×H×W`` (a 0-d tensor)."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_x, mu_y = _filter_valid(x), _filter_valid(y)
     sxx = _filter_valid(x * x) - mu_x**2
@@ -73,7 +73,13 @@ def _ssim_maps(x: Tensor, y: Tensor) -> Tensor:
     sxy = _filter_valid(x * y) - mu_x * mu_y
     num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
     den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
-    return (num / den).flatten(1).mean(1)
+    return (num / den).mean()
+
+
+def _ssim_maps(x: Tensor, y: Tensor) -> Tensor:
+    """Mean SSIM per plane of float64 0–255 images ``N×1×H×W`` → ``(N,)``, one plane at a time
+    (the nine filtered maps of a 2K plane take ~200 MB; all planes at once would take N times that)."""
+    return torch.stack([_ssim_plane(x[i : i + 1], y[i : i + 1]) for i in range(x.shape[0])])
 
 
 def ssim(
