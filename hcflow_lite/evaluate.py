@@ -30,7 +30,7 @@ import math
 import platform
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,103 @@ def _lr_metrics(generated: Tensor, lr: Tensor, y_convention: YConvention) -> dic
     }
 
 
+@dataclass
+class _Setup:
+    """What every image of one :func:`evaluate` call shares."""
+
+    model: HCFlow | str
+    task: str
+    scale: int
+    crop: int
+    temps: list[float | None]
+    n_samples: int
+    y_convention: YConvention
+    lpips_model: LPIPS | None
+    out_dir: Path | None
+    seed: int
+    device: torch.device
+
+    @property
+    def is_bicubic(self) -> bool:
+        return isinstance(self.model, str)
+
+
+def _evaluate_image(st: _Setup, index: int, item: Mapping[str, Any]) -> dict[str, Any]:
+    """All metrics of one image: LR metrics once, then HR metrics per temperature and sample."""
+    hr = item["hr"].to(st.device)[None]
+    lr = item["lr"].to(st.device)[None]
+    name = str(item.get("name", index))
+    s = st.scale
+    if hr.shape[-2] != lr.shape[-2] * s or hr.shape[-1] != lr.shape[-1] * s:
+        raise ValueError(
+            f"image {name}: HR {hr.shape[-2]}×{hr.shape[-1]} is not ×{s} of LR {lr.shape[-2]}×{lr.shape[-1]} "
+            "(mod-crop the HR to a multiple of the scale)"
+        )
+    record: dict[str, Any] = {"name": name, "hr_size": list(hr.shape[-2:])}
+    image_seed = st.seed * 1_000_003 + index
+    gen = torch.Generator(device=st.device).manual_seed(image_seed)  # latent draws
+    model = st.model
+    # the SR forward draws dequantisation noise from the global RNG: seed it, then restore the caller's
+    with torch.random.fork_rng(devices=[st.device] if st.device.type == "cuda" else []):
+        torch.manual_seed(image_seed)
+        if isinstance(model, str):
+            source_lr = imresize(hr, 1 / s, uint8=True) if st.task == "rescaling" else lr
+        else:
+            if st.task == "sr":
+                enc = model.encode(hr, lr)
+                generated_lr, source_lr = enc.lr, lr
+                record["nll"] = float(enc.nll)  # type: ignore[arg-type]
+            else:
+                assert isinstance(model, HCFlowRescaling)
+                generated_lr = source_lr = model.downscale(hr)
+            record.update(_lr_metrics(generated_lr[0], lr[0], st.y_convention))
+            if st.out_dir is not None:
+                save_image(generated_lr[0], st.out_dir / f"{name}_lr.png")
+        runs = []
+        for t in st.temps:
+            acc = _Accumulator()
+            draws = 1 if (t is None or t == 0.0) else st.n_samples
+            for k in range(draws):
+                if isinstance(model, str):
+                    sr = imresize(source_lr, s, uint8=True)
+                elif st.task == "sr":
+                    sr = model.decode(source_lr, temperature=t, generator=gen)  # type: ignore[arg-type]
+                else:
+                    sr = model.upscale(source_lr, temperature=t, generator=gen)  # type: ignore[union-attr, arg-type]
+                for key, value in _hr_metrics(sr[0], hr[0], s, st.crop, st.y_convention, st.lpips_model).items():
+                    acc.add(key, value)
+                acc.diversity.update(sr[0])
+                if st.out_dir is not None:
+                    save_image(sr[0], st.out_dir / f"{name}_t{_key(t)}_{k}.png")
+            run: dict[str, Any] = {"temperature": t}
+            for key in _HR_KEYS:
+                if key in acc.values:
+                    run[key] = _mean(acc.values[key])
+            if not st.is_bicubic and st.n_samples >= 2:
+                run["diversity"] = 0.0 if draws == 1 else acc.diversity.value()
+            run["draws"] = draws  # τ = 0 (and bicubic) is deterministic: one draw stands for all n
+            runs.append(run)
+    record["runs"] = runs
+    return record
+
+
+def _summarise(images: Sequence[Mapping[str, Any]], temps: Sequence[float | None]) -> list[dict[str, Any]]:
+    """Means over images per temperature (HR metrics per run, LR metrics and NLL per image)."""
+    mean_runs = []
+    for i, t in enumerate(temps):
+        m: dict[str, Any] = {"temperature": t}
+        for key in (*_HR_KEYS, "diversity"):
+            vals = [img["runs"][i][key] for img in images if key in img["runs"][i]]
+            if vals:
+                m[key] = _mean(vals)
+        for key in _LR_KEYS:
+            vals = [img[key] for img in images if key in img and not math.isnan(img[key])]
+            if vals:
+                m[key] = _mean(vals)
+        mean_runs.append(m)
+    return mean_runs
+
+
 @torch.no_grad()
 def evaluate(
     model: HCFlow | str,
@@ -237,6 +334,7 @@ def evaluate(
     out_dir = Path(save_images) if save_images is not None else None
     n_images = len(dataset) if max_images is None else min(len(dataset), max_images)  # type: ignore[arg-type]
 
+    setup = _Setup(model, task, scale, crop, temps, n_samples, y_convention, lpips_model, out_dir, seed, device)
     bar: Any = range(n_images)
     if progress:
         from tqdm.auto import tqdm
@@ -245,78 +343,12 @@ def evaluate(
     start = time.time()
     images: list[dict[str, Any]] = []
     for index in bar:
-        item = dataset[index]
-        hr = item["hr"].to(device)[None]
-        lr = item["lr"].to(device)[None]
-        name = str(item.get("name", index))
-        if hr.shape[-2] != lr.shape[-2] * scale or hr.shape[-1] != lr.shape[-1] * scale:
-            raise ValueError(
-                f"image {name}: HR {hr.shape[-2]}×{hr.shape[-1]} is not ×{scale} of LR {lr.shape[-2]}×{lr.shape[-1]} "
-                "(mod-crop the HR to a multiple of the scale)"
-            )
-        record: dict[str, Any] = {"name": name, "hr_size": list(hr.shape[-2:])}
-        gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + index)
-        rng_ctx = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
-        with rng_ctx if not is_bicubic else nullcontext():
-            torch.manual_seed(seed * 1_000_003 + index)
-            if is_bicubic:
-                source_lr = imresize(hr, 1 / scale, uint8=True) if task == "rescaling" else lr
-            elif task == "sr":
-                enc = model.encode(hr, lr)
-                record.update(_lr_metrics(enc.lr[0], lr[0], y_convention))
-                record["nll"] = float(enc.nll)
-                source_lr = lr
-                generated_lr = enc.lr
-            else:
-                assert isinstance(model, HCFlowRescaling)
-                generated_lr = model.downscale(hr)
-                record.update(_lr_metrics(generated_lr[0], lr[0], y_convention))
-                source_lr = generated_lr
-            if out_dir is not None and not is_bicubic:
-                save_image(generated_lr[0], out_dir / f"{name}_lr.png")
-            runs = []
-            for t in temps:
-                acc = _Accumulator()
-                draws = 1 if (t is None or t == 0.0) else n_samples
-                for k in range(draws):
-                    if is_bicubic:
-                        sr = imresize(source_lr, scale, uint8=True)
-                    elif task == "sr":
-                        sr = model.decode(source_lr, temperature=t, generator=gen)
-                    else:
-                        sr = model.upscale(source_lr, temperature=t, generator=gen)  # type: ignore[union-attr]
-                    for key, value in _hr_metrics(sr[0], hr[0], scale, crop, y_convention, lpips_model).items():
-                        acc.add(key, value)
-                    acc.diversity.update(sr[0])
-                    if out_dir is not None:
-                        save_image(sr[0], out_dir / f"{name}_t{_key(t)}_{k}.png")
-                run: dict[str, Any] = {"temperature": t}
-                for key in _HR_KEYS:
-                    if key in acc.values:
-                        run[key] = _mean(acc.values[key])
-                if not is_bicubic and n_samples >= 2:
-                    run["diversity"] = 0.0 if draws == 1 else acc.diversity.value()
-                run["draws"] = draws  # τ = 0 (and bicubic) is deterministic: one draw stands for all n
-                runs.append(run)
-        record["runs"] = runs
-        images.append(record)
+        images.append(_evaluate_image(setup, index, dataset[index]))
         if progress and hasattr(bar, "set_postfix"):
             bar.set_postfix(psnr=f"{_mean(r['runs'][-1]['psnr'] for r in images):.2f}")
     if progress and hasattr(bar, "close"):
         bar.close()
-
-    mean_runs = []
-    for i, t in enumerate(temps):
-        m: dict[str, Any] = {}
-        for key in (*_HR_KEYS, "diversity"):
-            vals = [img["runs"][i][key] for img in images if key in img["runs"][i]]
-            if vals:
-                m[key] = _mean(vals)
-        for key in _LR_KEYS:
-            vals = [img[key] for img in images if key in img and not math.isnan(img[key])]
-            if vals:
-                m[key] = _mean(vals)
-        mean_runs.append({"temperature": t, **m})
+    mean_runs = _summarise(images, temps)
     strip = lambda r: {k: v for k, v in r.items() if k != "temperature"}  # noqa: E731
     mean = strip(mean_runs[0]) if len(temps) == 1 else {_key(r["temperature"]): strip(r) for r in mean_runs}
     results = {
