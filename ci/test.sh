@@ -18,7 +18,7 @@ step "pytest (unit, parity, notebooks in the smoke profile, release, set-up cell
 # two workers with one thread each: torch's default of one thread per core in each worker
 # oversubscribes 2 cores and makes everything ~10x slower.
 export HCFLOW_PROFILE=smoke MPLBACKEND=Agg PYTHONHASHSEED=0
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m pytest -n "${HCFLOW_TEST_WORKERS:-2}" --dist loadfile -q "$@"
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m pytest -n "${HCFLOW_TEST_WORKERS:-2}" --dist loadfile -q --durations=10 "$@"
 python ci/report_times.py || true
 
 step "book build (smoke profile, warnings are errors)"
