@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment and install everything from the repo's
 # own files: requirements.txt pinned by ci/constraints.txt, then hcflow_lite itself (editable,
-# --no-deps so that pip never swaps the pinned torch).  Sourced by ci/test.sh and
+# --no-deps so that pip never swaps the pinned torch), and the book's local web assets.  Sourced by ci/test.sh and
 # ci/build_book.sh; idempotent (a stamp file skips the install when nothing changed).
 #
 #   HCFLOW_VENV   where the environment lives (default: .venv in the repository)
@@ -28,6 +28,9 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$want" > "$stamp"
 fi
+# MathJax and the ipywidgets HTML manager for the rendered book (book/_static/vendor, pinned npm
+# packages checked by sha512; a no-op once in place; needs npm the first time)
+"$VENV/bin/python" ci/web_assets.py
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 export PYTHONNOUSERSITE=1

@@ -11,17 +11,23 @@ step() { echo; echo "==> $* ($(( $(date +%s) - start )) s)"; }
 step "ruff"
 ruff check .
 
-step "pytest (unit, parity, notebooks in the smoke profile)"
+step "GitHub workflows (actionlint, with shellcheck on their shell steps)"
+actionlint -no-color
+
+step "pytest (unit, parity, notebooks in the smoke profile, release, set-up cell, book checker)"
 # two workers with one thread each: torch's default of one thread per core in each worker
 # oversubscribes 2 cores and makes everything ~10x slower.
 export HCFLOW_PROFILE=smoke MPLBACKEND=Agg PYTHONHASHSEED=0
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m pytest -n "${HCFLOW_TEST_WORKERS:-2}" --dist loadfile -q "$@"
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m pytest -n "${HCFLOW_TEST_WORKERS:-2}" --dist loadfile -q --durations=10 "$@"
 python ci/report_times.py || true
 
 step "book build (smoke profile, warnings are errors)"
 out="$(mktemp -d)"
-jupyter-book build . --path-output "$out" -W -n --keep-going --quiet
+# (without MPLBACKEND, so that the kernels draw figures inline as in the published book)
+env -u MPLBACKEND jupyter-book build . --path-output "$out" -W -n --keep-going --quiet
 test -f "$out/_build/html/index.html"
-python ci/check_book_html.py "$out/_build/html"
+
+step "the built book in headless Chromium (math typeset, figures, widgets, Colab links, no errors)"
+python ci/check_book_html.py --browser "$out/_build/html"
 
 step "all tests passed"
