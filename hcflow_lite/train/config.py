@@ -308,7 +308,7 @@ def resolve_model_config(model: Any) -> HCFlowConfig:
 def _unknown_key_error(key: str, path: str, known: Sequence[str]) -> ValueError:
     full = f"{path}{key}"
     close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean {path}{close[0]!r}?" if close else ""
+    hint = f"; did you mean '{path}{close[0]}'?" if close else ""
     return ValueError(f"unknown config key {full!r}{hint} (known in {path.rstrip('.') or 'the top level'}: {', '.join(known)})")
 
 

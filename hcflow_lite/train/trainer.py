@@ -217,6 +217,12 @@ class Trainer:
             if changed:
                 self.echo(f"note: settings changed since the checkpoint: {', '.join(changed)}")
 
+        # data first: a missing dataset fails before a big model is built
+        train_ds = self.train_dataset if self.train_dataset is not None else build_train_dataset(cfg.data, mcfg.scale, cfg.seed)
+        val_ds = self.val_dataset
+        if val_ds is None and info.is_main:
+            val_ds = build_val_dataset(cfg.data, mcfg.scale, cfg.seed)
+
         if ckpt is not None:
             _seed_everything(cfg.seed)
             model = build_model(mcfg)
@@ -236,10 +242,6 @@ class Trainer:
             return nullcontext()
 
         # ---------------------------------------------------------- data
-        train_ds = self.train_dataset if self.train_dataset is not None else build_train_dataset(cfg.data, mcfg.scale, cfg.seed)
-        val_ds = self.val_dataset
-        if val_ds is None and info.is_main:
-            val_ds = build_val_dataset(cfg.data, mcfg.scale, cfg.seed)
         sampler = GlobalBatchSampler(len(train_ds), B, cfg.seed, start, total, info.rank, info.world_size)  # type: ignore[arg-type]
         items = SeededItems(train_ds)
         loader = DataLoader(items, batch_sampler=sampler, num_workers=cfg.data.num_workers, pin_memory=use_cuda,
