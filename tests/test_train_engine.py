@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 import hcflow_lite as hc
 from hcflow_lite.models import CheckpointMismatchError
-from hcflow_lite.train import SyntheticImages, TrainingDiverged, Trainer, find_checkpoints, load_config, train
+from hcflow_lite.train import SyntheticImages, Trainer, TrainingDiverged, find_checkpoints, load_config, train
 from hcflow_lite.train.logs import CSVLog
 
 FAST = ["data.train=synthetic", "data.val=none", "log.progress=false", "runtime.deterministic=true"]
