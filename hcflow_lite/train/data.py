@@ -27,8 +27,7 @@ __all__ = ["SyntheticImages", "bicubic_lr", "build_train_dataset", "build_val_da
 def bicubic_lr(hr: Tensor, scale: int) -> Tensor:
     """The 8-bit MATLAB-bicubic ×1/s downscale of ``hr`` (``3×H×W`` or ``B×3×H×W``)."""
     batched = hr.dim() == 4
-    lr = imresize(hr if batched else hr[None], 1 / scale).clamp(0, 1)
-    lr = torch.round(lr * 255) / 255
+    lr = imresize(hr if batched else hr[None], 1 / scale, uint8=True)
     return lr if batched else lr[0]
 
 

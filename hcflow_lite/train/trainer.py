@@ -167,18 +167,21 @@ class Trainer:
     # ------------------------------------------------------------------ run
     def run(self) -> TrainResult:
         cfg = self.config
+        deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
         if cfg.runtime.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
         if cfg.runtime.threads:
             torch.set_num_threads(cfg.runtime.threads)
         started_group = not torch.distributed.is_initialized()
-        self.info, device = init_distributed(cfg.runtime.device)
         try:
+            self.info, device = init_distributed(cfg.runtime.device)
             return self._run(device)
         finally:
             if started_group:
                 cleanup_distributed()
+            torch.use_deterministic_algorithms(deterministic)  # leave the process as we found it
+            torch.set_num_threads(threads)
 
     def _run(self, device: torch.device) -> TrainResult:  # noqa: C901 - the loop reads best in one piece
         cfg, info = self.config, self.info
@@ -377,9 +380,10 @@ class Trainer:
                 bar.update(1)
                 if info.is_main and cfg.log.progress:
                     post = {"loss": f"{values.get('loss', math.nan):.4g}"}
-                    psnr_show = last_val[0]["psnr"] if last_val else values.get("batch_psnr")
-                    if psnr_show is not None:
-                        post["psnr"] = f"{psnr_show:.2f}"
+                    if "batch_psnr" in values:
+                        post["psnr"] = f"{values['batch_psnr']:.2f}"
+                    if last_val:
+                        post["val_psnr"] = f"{last_val[0]['psnr']:.2f}"
                     if nonfinite_total:
                         post["skipped"] = str(nonfinite_total)
                     bar.set_postfix(post, refresh=False)
