@@ -18,14 +18,16 @@ from torch.utils.data import Dataset
 
 import hcflow_lite as hc
 from hcflow_lite.models import CheckpointMismatchError
-from hcflow_lite.train import SyntheticImages, Trainer, TrainingDiverged, find_checkpoints, load_config, train
+from hcflow_lite.train import SyntheticImages, Trainer, TrainingDiverged, find_checkpoints, load_config, read_log, train
 from hcflow_lite.train.logs import CSVLog
 
 FAST = ["data.train=synthetic", "data.val=none", "log.progress=false", "runtime.deterministic=true"]
 
 
 def nll_column(workdir: Path) -> list[float]:
-    return [r["nll"] for r in CSVLog.read(workdir / "train_log.csv")]
+    log = read_log(workdir)
+    assert log["iteration"] == sorted(log["iteration"])
+    return log["nll"]
 
 
 def test_sr_smoke_learns_and_leaves_a_loadable_model(tmp_path) -> None:

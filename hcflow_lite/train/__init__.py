@@ -27,6 +27,7 @@ from .config import (
     resolve_model_config,
 )
 from .data import SyntheticImages, bicubic_lr, build_train_dataset, build_val_dataset
+from .logs import read_log
 from .schedule import LRSchedule, lr_factor
 from .state import find_checkpoints, load_training_checkpoint
 from .steps import FlowObjectives, IterationResult, Recipe
@@ -60,6 +61,7 @@ __all__ = [
     "load_training_checkpoint",
     "lr_factor",
     "parse_overrides",
+    "read_log",
     "resolve_model_config",
     "train",
     "validate",

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..data import imresize
+from ..data import SAMPLE_SET_VERSION, PairedDataset, get_dataset, imresize, sample_set
 from .config import DataConfig
 from .sampling import make_generator
 
@@ -66,18 +66,11 @@ class SyntheticImages(Dataset):
         return {"hr": hr, "lr": bicubic_lr(hr, self.scale), "name": self.names[index]}
 
 
-def _data_api(what: str) -> Any:
-    from .. import data
-
-    if not hasattr(data, what):
-        raise ValueError(f"this version of hcflow_lite.data has no {what} (needed for data.train/val); use 'synthetic'")
-    return getattr(data, what)
-
-
 def _sample_dir(cfg: DataConfig, name: str, default: str) -> Path:
     """``sample_set`` → ``<sample set>/<default>/HR``; ``sample_set/faces`` → ``<sample set>/faces/HR``."""
     sub = name.split("/", 1)[1] if "/" in name else default
-    root = Path(_data_api("sample_set")(cfg.root))
+    # with data.root set, the sample set lives beside the named datasets, as by default
+    root = Path(sample_set(Path(cfg.root).expanduser() / f"sample-v{SAMPLE_SET_VERSION}" if cfg.root else None))
     folder = root / sub / "HR"
     if not folder.is_dir():
         have = sorted(p.name for p in root.iterdir() if (p / "HR").is_dir())
@@ -92,15 +85,14 @@ def build_train_dataset(cfg: DataConfig, scale: int, seed: int = 0) -> Dataset:
     name = cfg.train
     if name == "synthetic":
         return SyntheticImages(cfg.synthetic_images, cfg.patch_size, scale, seed)
-    paired = _data_api("PairedDataset")
     if name == "sample_set" or name.startswith("sample_set/"):
         folder = _sample_dir(cfg, name, "train")
-        return paired(folder, None, scale, cfg.patch_size, cfg.augment, cache=True, name=name)
+        return PairedDataset(folder, None, scale, cfg.patch_size, cfg.augment, cache=True, name=name)
     if Path(name).is_dir():
-        return paired(Path(name), cfg.train_lr, scale, cfg.patch_size, cfg.augment)
+        return PairedDataset(Path(name), cfg.train_lr, scale, cfg.patch_size, cfg.augment)
     if cfg.train_lr is not None:
         raise ValueError(f"data.train_lr is only used with a folder data.train, and {name!r} is not a folder")
-    return _data_api("get_dataset")(name, cfg.root, scale, cfg.patch_size, cfg.augment)
+    return get_dataset(name, cfg.root, scale, cfg.patch_size, cfg.augment)
 
 
 def build_val_dataset(cfg: DataConfig, scale: int, seed: int = 0) -> Dataset | None:
@@ -110,11 +102,10 @@ def build_val_dataset(cfg: DataConfig, scale: int, seed: int = 0) -> Dataset | N
         return None
     if name == "synthetic":
         return SyntheticImages(4, max(2 * cfg.patch_size, 4 * scale), scale, seed + 1)
-    paired = _data_api("PairedDataset")
     if name == "sample_set" or name.startswith("sample_set/"):
-        return paired(_sample_dir(cfg, name, "val"), None, scale, cache=True, name=name)
+        return PairedDataset(_sample_dir(cfg, name, "val"), None, scale, cache=True, name=name)
     if Path(name).is_dir():
-        return paired(Path(name), cfg.val_lr, scale)
+        return PairedDataset(Path(name), cfg.val_lr, scale)
     if cfg.val_lr is not None:
         raise ValueError(f"data.val_lr is only used with a folder data.val, and {name!r} is not a folder")
-    return _data_api("get_dataset")(name, cfg.root, scale)
+    return get_dataset(name, cfg.root, scale)

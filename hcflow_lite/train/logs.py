@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CSVLog", "RunningMeans", "TensorBoardLog"]
+__all__ = ["CSVLog", "RunningMeans", "TensorBoardLog", "read_log"]
 
 
 class RunningMeans:
@@ -116,3 +116,19 @@ class TensorBoardLog:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def read_log(workdir: str | Path, which: str = "train") -> dict[str, list[float]]:
+    """The columns of ``<workdir>/train_log.csv`` (``which="train"``) or ``val_log.csv`` (``"val"``).
+
+    Ready for plotting, e.g. ``log = read_log(w); plot_curves({"NLL": log["nll"]}, x=log["iteration"])``.
+    """
+    if which not in ("train", "val"):
+        raise ValueError(f"which must be 'train' or 'val', got {which!r}")
+    path = Path(workdir) / f"{which}_log.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {which} log in {workdir} (expected {path.name}; has the run started?)")
+    rows = CSVLog.read(path)
+    with path.open(newline="") as f:
+        columns = next(csv.reader(f), [])
+    return {c: [r[c] for r in rows] for c in columns}

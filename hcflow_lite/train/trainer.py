@@ -309,6 +309,8 @@ class Trainer:
         tb = TensorBoardLog(self.workdir / "tensorboard", cfg.log.tensorboard and info.is_main)
         if info.is_main:
             self.workdir.mkdir(parents=True, exist_ok=True)
+            for stale in checkpoint_path(self.workdir, 0).parent.glob(".*.tmp"):  # left by a killed save
+                stale.unlink(missing_ok=True)
             (self.workdir / "config.yaml").write_text(cfg.to_yaml())
             train_log = CSVLog(self.workdir / "train_log.csv", columns, resume_from=start)
             val_log = CSVLog(self.workdir / "val_log.csv", val_columns, resume_from=start)
