@@ -167,3 +167,14 @@ def test_paper_size_configs_run_end_to_end_with_tiny_batches(tmp_path, name: str
     rows = CSVLog.read(tmp_path / "train_log.csv")
     assert result.iteration == 2 and len(rows) == 2 and all(r["nonfinite_steps"] == 0 for r in rows)
     assert rows[0]["learning_rate"] == 2.5e-4
+
+
+def test_data_loader_workers_do_not_change_the_run(tmp_path) -> None:
+    """Crops and flips are seeded per item and iteration, so worker processes change nothing."""
+    settings = ["data.val=none", "log.progress=false", "runtime.deterministic=true", "schedule.iterations=4", "log.every=1"]
+    for workers in (0, 2):
+        train(load_config("rescale_x4-smoke", [*settings, f"data.num_workers={workers}"]), tmp_path / str(workers))
+    a, b = read_log(tmp_path / "0"), read_log(tmp_path / "2")
+    assert a["pixel_hr"] == b["pixel_hr"] and a["latent"] == b["latent"]
+    with pytest.raises(FileNotFoundError, match="no val log"):
+        read_log(tmp_path / "nothing", "val")
