@@ -290,3 +290,182 @@ def test_sample_set_build_is_deterministic(tmp_path: Path, sample_root: Path, sm
     full = json.loads((sample_root / "manifest.json").read_text())["files"]
     train = {rel: d for rel, d in m["files"].items() if rel.startswith("train/")}
     assert train and all(full[rel] == digest for rel, digest in train.items())
+
+
+# ---------------------------------------------------------------- download / install logic (offline stand-ins)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):  # noqa: ANN202
+    import runpy
+
+    return runpy.run_path(str(ROOT / "data" / name), run_name="script")["main"]
+
+
+def _stand_in_benchmark_tar(tmp: Path, counts: dict[str, int]) -> Path:
+    import tarfile
+
+    src = tmp / "src" / "benchmark"
+    for name, n in counts.items():
+        for i in range(n):
+            _write(src / name / "HR" / f"img{i:03d}.png", 8, 8, i)
+    for i in range(counts.get("Set5", 0)):
+        save_image(torch.rand(3, 2, 2), src / "Set5" / "LR_bicubic" / "X4" / f"img{i:03d}x4.png")
+    archive = tmp / "benchmark.tar"
+    with tarfile.open(archive, "w") as t:
+        t.add(src, arcname="benchmark")
+    return archive
+
+
+def test_benchmark_installer_script_with_a_local_archive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = _stand_in_benchmark_tar(tmp_path, {"Set5": 5, "Set14": 14, "B100": 100, "Urban100": 100})
+    assert _script("download_benchmarks.py")(["--archive", str(archive), "--root", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "BSD100     100 HR images" in out and archive.is_file()  # a user's archive is kept
+    ds = benchmark_dataset("B100", tmp_path / "data")
+    assert ds.hr_dir == tmp_path / "data" / "BSD100" / "HR" and len(ds) == 100
+    assert benchmark_dataset("Set5", tmp_path / "data").lr_dir == tmp_path / "data" / "Set5" / "LR_bicubic" / "X4"
+
+
+def test_incomplete_archives_and_unsafe_members_are_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    from hcflow_lite.data.download import extract, install_benchmarks
+
+    archive = _stand_in_benchmark_tar(tmp_path, {"Set5": 5, "Set14": 3})
+    with pytest.raises(ValueError, match=r"Set14: 3 of 14 HR images; BSD100: 0 of 100"):
+        install_benchmarks(archive, tmp_path / "data")
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../escaped.txt", "x")
+    with pytest.raises(ValueError, match="outside"):
+        extract(evil, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="not a zip or tar archive"):
+        extract(tmp_path / "broken.zip", tmp_path / "out")
+
+
+def test_download_from_file_url_and_failure_message(tmp_path: Path) -> None:
+    from hcflow_lite.data.download import download
+
+    src = tmp_path / "payload.bin"
+    src.write_bytes(bytes(range(256)) * 100)
+    dest = download(src.as_uri(), tmp_path / "dl" / "payload.bin", progress=False)
+    assert dest.read_bytes() == src.read_bytes() and not (tmp_path / "dl" / "payload.bin.part").exists()
+    with pytest.raises(OSError, match="--archive"):
+        download((tmp_path / "missing.tar").as_uri(), tmp_path / "dl" / "missing.tar", progress=False)
+
+
+def test_div2k_installer_layout(tmp_path: Path) -> None:
+    import zipfile
+
+    from hcflow_lite.data.download import install_div2k
+
+    src = tmp_path / "src"
+    for i in range(801, 901):
+        _write(src / "DIV2K_valid_HR" / f"{i:04d}.png", 16, 24, i)
+        save_image(torch.rand(3, 4, 6), src / "DIV2K_valid_LR_bicubic" / "X4" / f"{i:04d}x4.png")
+    zips = []
+    for folder in ("DIV2K_valid_HR", "DIV2K_valid_LR_bicubic"):
+        zips.append(tmp_path / f"{folder}.zip")
+        with zipfile.ZipFile(zips[-1], "w") as z:
+            for f in sorted((src / folder).rglob("*.png")):
+                z.write(f, f.relative_to(src).as_posix())
+    counts = install_div2k(zips, tmp_path / "data")
+    assert counts == {"DIV2K_valid_HR": 100, "DIV2K_valid_LR_bicubic/X4": 100}
+    ds = benchmark_dataset("DIV2K-valid", tmp_path / "data")
+    assert len(ds) == 100 and ds[0]["lr"].shape == (3, 4, 6) and ds.names[0] == "0801"
+    partial = tmp_path / "partial.zip"
+    with zipfile.ZipFile(partial, "w") as z:
+        z.write(src / "DIV2K_valid_HR" / "0801.png", "DIV2K_valid_HR/0801.png")
+    with pytest.raises(ValueError, match="DIV2K_valid_HR has 1 images, expected 100"):
+        install_div2k([partial], tmp_path / "other")
+
+
+# ---------------------------------------------------------------- CelebA preparation (stand-in files)
+def test_similarity_transform_recovers_a_known_one() -> None:
+    from hcflow_lite.data.celeba import similarity_transform
+
+    rng = np.random.default_rng(0)
+    pts = rng.random((5, 2)) * 100
+    a, s, t = np.deg2rad(23), 1.7, np.array([12.0, -4.0])
+    true = np.hstack([s * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]), t[:, None]])
+    moved = pts @ true[:, :2].T + true[:, 2]
+    np.testing.assert_allclose(similarity_transform(pts, moved), true, atol=1e-10)
+    mirrored = moved * [-1, 1]
+    assert np.linalg.det(similarity_transform(pts, mirrored)[:, :2]) > 0  # never a reflection
+
+
+def _face_photo(h: int, w: int, landmarks: np.ndarray, colours: np.ndarray) -> torch.Tensor:
+    img = torch.full((3, h, w), 0.5)
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    for (x, y), c in zip(landmarks, colours):
+        disc = (xx - x) ** 2 + (yy - y) ** 2 <= 7**2
+        img[:, disc] = torch.tensor(c, dtype=torch.float32)[:, None]
+    return img
+
+
+def test_align_face_puts_landmarks_on_the_template() -> None:
+    from hcflow_lite.data.celeba import FIVE_POINT_TEMPLATE, align_face
+
+    crop, ff, mh = 128, 0.6, 0.12
+    target = (FIVE_POINT_TEMPLATE + [0, mh]) * crop * ff + crop // 2
+    a, s = np.deg2rad(-15), 1.4  # the photo: the face rotated, larger, shifted
+    rot = s * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    landmarks = target @ rot.T + [40.0, 30.0]
+    colours = np.eye(3)[[0, 1, 2, 0, 1]] * 0.9 + 0.05
+    out = align_face(_face_photo(260, 240, landmarks, colours), landmarks, crop_size=crop, face_factor=ff, move_h=mh)
+    assert out.shape == (3, crop, crop)
+    for (x, y), c in zip(target, colours):
+        np.testing.assert_allclose(out[:, round(y), round(x)].numpy(), c, atol=0.02)
+    # the eyes sit at 42 % of the height, 0.44 face widths apart
+    assert abs(target[0, 1] / crop - 0.42) < 0.01 and abs((target[1, 0] - target[0, 0]) / (crop * ff) - 0.44) < 1e-9
+
+
+def _stand_in_celeba(src: Path) -> None:
+    rng = np.random.default_rng(0)
+    lines = ["4", "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y"]
+    part = []
+    for i, split in enumerate([0, 0, 1, 2], 1):
+        name = f"{i:06d}.jpg"
+        marks = np.array([[69, 111], [108, 111], [88, 135], [72, 152], [104, 152]]) + rng.integers(-4, 5, (5, 2))
+        Image.fromarray((rng.random((218, 178, 3)) * 255).astype(np.uint8)).save(src / "img_align_celeba" / name)
+        lines.append(name + " " + " ".join(str(v) for v in marks.reshape(-1)))
+        part.append(f"{name} {split}")
+    (src / "Anno").mkdir()
+    (src / "Anno" / "list_landmarks_align_celeba.txt").write_text("\n".join(lines) + "\n")
+    (src / "list_eval_partition.txt").write_text("\n".join(part) + "\n")
+
+
+def test_prepare_celeba_layout_and_resume(tmp_path: Path) -> None:
+    from hcflow_lite.data.celeba import prepare_celeba, read_landmarks
+
+    src = tmp_path / "celeba"
+    (src / "img_align_celeba").mkdir(parents=True)
+    _stand_in_celeba(src)
+    assert read_landmarks(src / "Anno" / "list_landmarks_align_celeba.txt")["000002.jpg"].shape == (5, 2)
+    rc = _script("prepare_celeba.py")(["--src", str(src), "--root", str(tmp_path / "data")])
+    assert rc == 0
+    ds = get_dataset("CelebA-train", tmp_path / "data", scale=8)
+    assert ds.names == ["000001", "000002"] and ds.lr_dir is not None
+    item = ds[0]
+    assert item["hr"].shape == (3, 160, 160) and item["lr"].shape == (3, 20, 20)
+    assert torch.equal(item["lr"], imresize(item["hr"], 1 / 8, uint8=True))
+    hr_file = tmp_path / "data" / "CelebA" / "test" / "HR" / "000004.png"
+    stamp = hr_file.stat().st_mtime_ns
+    assert prepare_celeba(src, tmp_path / "data", progress=False) == {"train": 2, "val": 1, "test": 1}
+    assert hr_file.stat().st_mtime_ns == stamp  # resumed: nothing redone
+
+
+def test_prepare_celeba_errors_say_where_to_get_it(tmp_path: Path) -> None:
+    from hcflow_lite.data.celeba import prepare_celeba, read_landmarks
+
+    with pytest.raises(FileNotFoundError, match="CelebA folder not found.*CelebA website"):
+        prepare_celeba(tmp_path / "nothing", tmp_path / "data", progress=False)
+    (tmp_path / "c" / "img_celeba").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no landmark file for img_celeba"):
+        prepare_celeba(tmp_path / "c", tmp_path / "data", progress=False)
+    hd = tmp_path / "landmark.txt"
+    hd.write_text("000001.jpg 1.5 2.5 -3.0 4.0\n")  # HD-CelebA-Cropper style: no header lines
+    np.testing.assert_allclose(read_landmarks(hd)["000001.jpg"], [[1.5, 2.5], [-3.0, 4.0]])

@@ -201,3 +201,17 @@ def test_lpips_rejects_stand_in_weights_and_runs_with_them_unverified(tmp_path: 
     assert torch.all(metric(x, x) == 0)
     torch.testing.assert_close(metric(x, small), metric(small, x))
     assert torch.all(metric(x, large) > metric(x, small))
+
+
+def test_image_metrics_equals_the_single_metrics() -> None:
+    from hcflow_lite.metrics import image_metrics
+
+    for _, x, y in _pairs():
+        for conv in ("matlab", "float"):
+            m = image_metrics(x, y, 4, y_convention=conv)
+            assert m["psnr"] == pytest.approx(psnr(x, y, 4), abs=1e-12)
+            assert m["ssim"] == pytest.approx(ssim(x, y, 4), abs=1e-12)
+            assert m["psnr_y"] == pytest.approx(psnr(x, y, 4, True, y_convention=conv), abs=1e-12)
+            assert m["ssim_y"] == pytest.approx(ssim(x, y, 4, True, y_convention=conv), abs=1e-12)
+    with pytest.raises(ValueError, match="one 3×H×W pair"):
+        image_metrics(x[None], y[None])

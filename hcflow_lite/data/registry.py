@@ -184,7 +184,9 @@ def benchmark_dataset(
     """Set5, Set14, BSD100, Urban100 or DIV2K-valid: whole images, HR mod-cropped to ``mod`` (= scale).
 
     The stored MATLAB LR files (``LR_bicubic/X{scale}``) are used when present, else the LR is
-    made with :func:`~hcflow_lite.data.imresize` (which reproduces them).
+    made with :func:`~hcflow_lite.data.imresize` (which reproduces them).  SRFlow evaluates
+    DIV2K-valid mod-cropped to 8 for both ×4 and ×8 (``mod=8``), so that the two scales see the
+    same HR pixels.
     """
     canonical = _canonical(name)
     if not DATASETS.get(canonical, DatasetLayout("", (), (), "")).benchmark:

@@ -17,9 +17,9 @@ scikit-image and matplotlib, and caches it:
 ``<root>/val/HR/*.png``  three held-out photographs, never cut into training tiles:
     ``astronaut`` (512×512), ``coffee`` (400×600) and ``chelsea`` (300×451; mod-cropped by
     the loaders).
-``<root>/faces/HR/*.png``  two 160×160 face crops (``astronaut``, ``grace_hopper``), prepared
-    as the CelebA faces are (square crop around the face, MATLAB bicubic to 160×160), for the
-    ×8 face demos.
+``<root>/faces/HR/*.png``  two 160×160 faces (``astronaut``, ``grace_hopper``), prepared as
+    the CelebA faces are (:func:`~hcflow_lite.data.celeba.prepare_face`: aligned by five
+    landmarks, MATLAB bicubic to 160×160), for the ×8 face demos.
 ``<root>/manifest.json``  the version, the build parameters and the SHA-256 of every file.
 
 Set5 (the evaluation set) is never part of it.  The LR images are made on the fly by
@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .celeba import prepare_face
 from .folders import default_data_root
 from .images import save_image, to_tensor
 from .resize import imresize
@@ -101,10 +102,10 @@ VAL_SOURCES: dict[str, Callable[[], np.ndarray]] = {
     "coffee": _skimage("coffee"),
     "chelsea": _skimage("chelsea"),
 }
-# name → (loader, (top, left, size)) of a square around the face, resized to 160×160
-FACE_SOURCES: dict[str, tuple[Callable[[], np.ndarray], tuple[int, int, int]]] = {
-    "astronaut": (_skimage("astronaut"), (10, 145, 160)),
-    "grace_hopper": (_grace_hopper, (50, 100, 320)),
+# name → (loader, five landmarks (x, y): eyes, nose tip, mouth corners), read off the photos
+FACE_SOURCES: dict[str, tuple[Callable[[], np.ndarray], np.ndarray]] = {
+    "astronaut": (_skimage("astronaut"), np.array([[207, 97], [244, 96], [226, 117], [208, 137], [243, 137]], float)),
+    "grace_hopper": (_grace_hopper, np.array([[222.5, 186], [307.5, 185], [267.5, 240], [232.5, 277.5], [300, 277.5]])),
 }
 
 
@@ -159,10 +160,8 @@ def build_sample_set(out: str | Path, progress: bool = False) -> dict:
         counts[name] = min(len(candidates), MAX_TILES_PER_SOURCE)
     for name, load in VAL_SOURCES.items():
         save_image(_rgb(load()), out / "val" / "HR" / f"{name}.png")
-    for name, (load, (top, left, size)) in FACE_SOURCES.items():
-        crop = _rgb(load())[:, top : top + size, left : left + size].double()
-        face = crop if size == 160 else imresize(crop, 160 / size, uint8=True)
-        save_image(face, out / "faces" / "HR" / f"{name}.png")
+    for name, (load, landmarks) in FACE_SOURCES.items():
+        save_image(prepare_face(_rgb(load()), landmarks), out / "faces" / "HR" / f"{name}.png")
     files = sorted(p for p in out.rglob("*.png"))
     manifest = {
         "name": "hcflow_lite sample set",

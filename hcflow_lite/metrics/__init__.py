@@ -1,6 +1,7 @@
 """Image-quality metrics with the official HCFlow evaluation conventions (spec §9; book chapter 7).
 
-* :func:`psnr`, :func:`ssim`: on 8-bit RGB or BT.601 Y (:func:`rgb_to_y`), with a border crop.
+* :func:`psnr`, :func:`ssim`: on 8-bit RGB or BT.601 Y (:func:`rgb_to_y`), with a border crop;
+  :func:`image_metrics`: all four at once.
 * :func:`lpips_distance` / :class:`LPIPS`: LPIPS-AlexNet, only with the real ImageNet trunk.
 * :func:`diversity`: per-pixel std over SR samples (0–255 scale).
 * :func:`lr_psnr`: generated LR vs dataset LR; :func:`consistency`: bicubic↓(SR) vs bicubic↓(HR).
@@ -12,6 +13,7 @@ from .consistency import consistency, lr_psnr
 from .diversity import RunningDiversity, diversity
 from .lpips import BACKBONE_FILES, LPIPS, LPIPSUnavailableError, backbone_path, lpips_distance
 from .psnr import psnr
+from .quality import image_metrics
 from .ssim import gaussian_window, ssim
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "crop_border_of",
     "diversity",
     "gaussian_window",
+    "image_metrics",
     "lpips_distance",
     "lr_psnr",
     "luma_255",

@@ -36,15 +36,36 @@ def gaussian_window(size: int = WINDOW, sigma: float = SIGMA) -> Tensor:
     return g / g.sum()
 
 
+@lru_cache(maxsize=16)
+def _band(n: int, device: str) -> Tensor:
+    """The 'valid' 1-D Gaussian filtering of length ``n`` as a sparse ``(n−10) × n`` matrix."""
+    g = gaussian_window()
+    m = n - WINDOW + 1
+    rows = torch.arange(m)[:, None].expand(m, WINDOW)
+    cols = rows + torch.arange(WINDOW)[None]
+    band = torch.sparse_coo_tensor(
+        torch.stack([rows.reshape(-1), cols.reshape(-1)]), g.repeat(m), (m, n), check_invariants=True
+    )
+    return band.coalesce().to(device)
+
+
 def _filter_valid(x: Tensor) -> Tensor:
-    """Separable Gaussian filtering of ``N×1×H×W``, 'valid' region only."""
-    g = gaussian_window().to(x.device)
-    x = F.conv2d(x, g.view(1, 1, -1, 1))
-    return F.conv2d(x, g.view(1, 1, 1, -1))
+    """Separable Gaussian filtering of ``N×1×H×W`` (float64), 'valid' region only.
+
+    On the CPU as two sparse banded matrix products per plane (float64 convolutions are slow
+    there), on GPUs as two 1-D convolutions.
+    """
+    if x.device.type != "cpu":
+        g = gaussian_window().to(x.device)
+        return F.conv2d(F.conv2d(x, g.view(1, 1, -1, 1)), g.view(1, 1, 1, -1))
+    h, w = x.shape[-2:]
+    gh, gw = _band(h, "cpu"), _band(w, "cpu")
+    planes = [torch.sparse.mm(gw, torch.sparse.mm(gh, p).t()).t() for p in x.reshape(-1, h, w)]
+    return torch.stack(planes).reshape(*x.shape[:-2], h - WINDOW + 1, w - WINDOW + 1)
 
 
-def _ssim_maps(x: Tensor, y: Tensor) -> Tensor:
-    """Mean SSIM per channel of float64 0–255 images ``N×1×H×W`` → ``(N,)``."""
+def _ssim_plane(x: Tensor, y: Tensor) -> Tensor:
+    """Mean SSIM of one float64 0–255 plane pair ``1×1×H×W`` (a 0-d tensor)."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_x, mu_y = _filter_valid(x), _filter_valid(y)
     sxx = _filter_valid(x * x) - mu_x**2
@@ -52,7 +73,13 @@ def _ssim_maps(x: Tensor, y: Tensor) -> Tensor:
     sxy = _filter_valid(x * y) - mu_x * mu_y
     num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
     den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
-    return (num / den).flatten(1).mean(1)
+    return (num / den).mean()
+
+
+def _ssim_maps(x: Tensor, y: Tensor) -> Tensor:
+    """Mean SSIM per plane of float64 0–255 images ``N×1×H×W`` → ``(N,)``, one plane at a time
+    (the nine filtered maps of a 2K plane take ~200 MB; all planes at once would take N times that)."""
+    return torch.stack([_ssim_plane(x[i : i + 1], y[i : i + 1]) for i in range(x.shape[0])])
 
 
 def ssim(
