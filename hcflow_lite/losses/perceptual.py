@@ -73,12 +73,14 @@ class VGG19Features(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         c = 3
-        for v in _VGG19:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(c, int(v), 3, padding=1), nn.ReLU(inplace=False)]
-                c = int(v)
+        with torch.random.fork_rng(devices=[]):  # the random-weight VGG is always the same one (seed 0)
+            torch.manual_seed(0)
+            for v in _VGG19:
+                if v == "M":
+                    layers.append(nn.MaxPool2d(2, 2))
+                else:
+                    layers += [nn.Conv2d(c, int(v), 3, padding=1), nn.ReLU(inplace=False)]
+                    c = int(v)
         if not 0 <= layer < len(layers):
             raise ValueError(f"VGG19 layer must be in 0..{len(layers) - 1}, got {layer}")
         self.features = nn.Sequential(*layers[: layer + 1])
