@@ -99,7 +99,7 @@ def _coupling_nets(steps: nn.Module) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-@dataclass
+@dataclass(repr=False)
 class ModelSummary:
     """Per-stage shapes and parameter counts, in execution order (see :func:`model_summary`)."""
 
@@ -135,6 +135,9 @@ class ModelSummary:
             if k == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def to_markdown(self) -> str:
         head = "| level | stage | output shape | detail | parameters |\n|---|---|---|---|---:|\n"
