@@ -96,9 +96,12 @@ def to_numpy_uint8(image: Tensor) -> np.ndarray:
     return a.permute(1, 2, 0).cpu().numpy()
 
 
-def save_image(image: Tensor, path: str | Path) -> Path:
-    """Write a ``3×H×W`` tensor in [0, 1] as an 8-bit image (format from the extension)."""
+def save_image(image: Tensor, path: str | Path, **options: object) -> Path:
+    """Write a ``3×H×W`` tensor in [0, 1] as an 8-bit image (format from the extension).
+
+    ``options`` go to Pillow's ``save`` (e.g. ``compress_level=1`` for fast PNGs).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_numpy_uint8(image)).save(path)
+    Image.fromarray(to_numpy_uint8(image)).save(path, **options)
     return path
