@@ -14,8 +14,9 @@ it holds:
 Given a config name or an :class:`~hcflow_lite.models.HCFlowConfig`, the network is built on
 PyTorch's ``meta`` device: no memory is allocated and nothing is computed, but every module
 runs its real ``forward`` and reports real shapes, so a summary of the 23-million-parameter
-paper model at 160×160 takes a fraction of a second.  A model instance is traced as it is, on
-its own device, with one no-gradient forward pass on a black image.
+paper model at 160×160 costs a few seconds of Python overhead and no memory.  A model
+instance is traced as it is, on its own device, with one no-gradient forward pass on a black
+image.
 
     >>> s = model_summary("sr_x4", hr_size=160)
     >>> s.num_parameters
