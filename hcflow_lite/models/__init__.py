@@ -13,6 +13,7 @@ from .official import (
     read_state_dict,
 )
 from .quantize import quantize
+from .summary import ModelSummary, Stage, model_summary
 
 __all__ = [
     "atomic_save",
@@ -30,6 +31,7 @@ __all__ = [
     "Level",
     "LevelTrace",
     "MODEL_CONFIGS",
+    "ModelSummary",
     "build_model",
     "config_from_official_options",
     "export_official",
@@ -37,7 +39,9 @@ __all__ = [
     "load_official",
     "load_official_state_dict",
     "load_options",
+    "model_summary",
     "official_key",
     "quantize",
     "read_state_dict",
+    "Stage",
 ]
