@@ -329,9 +329,12 @@ def run_grid(
     force: bool = False,
     progress: bool = True,
     cell_progress: bool = False,
-    echo: Callable[[str], None] = print,
+    echo: Callable[[str], None] | None = None,
 ) -> list[RunRecord]:
-    """Execute every run of ``grid`` (skipping finished ones); write the results table; return the records."""
+    """Execute every run of ``grid`` (skipping finished ones); write the results table; return the records.
+
+    One line per run goes to ``echo`` (default: printed, above the progress bar).
+    """
     import papermill as pm
 
     root, run_dir = Path(root).resolve(), Path(run_dir).resolve()
@@ -343,6 +346,12 @@ def run_grid(
         from tqdm.auto import tqdm
 
         bar = tqdm(runs, desc=f"reproduce {grid.name}", unit="notebook")
+    if echo is None:
+        echo = print
+        if progress:
+            from tqdm.auto import tqdm
+
+            echo = tqdm.write
     for r in bar:
         out = run_dir / r.slug
         workdir = out / "work"
