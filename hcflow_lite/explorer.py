@@ -261,12 +261,15 @@ class TemperatureExplorer:
         files = change["new"]
         if not files:
             return
-        f = files[0] if isinstance(files, (tuple, list)) else next(iter(files.values()))
-        name = f.get("name", "upload")
+        if isinstance(files, Mapping):  # ipywidgets 7 (Colab): {name: {"metadata": …, "content": bytes}}
+            name, entry = next(iter(files.items()))
+        else:  # ipywidgets 8: ({"name": …, "content": memoryview, …},)
+            entry = files[0]
+            name = entry.get("name", "upload")
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / Path(name).name
-                path.write_bytes(bytes(f["content"]))
+                path = Path(tmp) / (Path(name).name or "upload")
+                path.write_bytes(bytes(entry["content"]))
                 image = load_image(path)
             key = self.add_image(f"upload: {name}", image, is_lr=self.upload_as.value == "lr")
         except (OSError, ValueError) as e:

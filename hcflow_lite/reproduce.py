@@ -479,7 +479,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.list:
         for name in available_grids():
-            print(f"{name:16s} {load_grid(name).description.strip().splitlines()[0]}")
+            text = " ".join(load_grid(name).description.split())
+            print(f"{name:16s} {text.split('. ')[0].rstrip('.')}.")
         return 0
     if not args.grid:
         print("error: give a grid name or file (see --list)", file=sys.stderr)

@@ -114,6 +114,10 @@ def test_upload(model: hc.HCFlow, tmp_path: Path) -> None:
     ex.upload.set_state({"value": [{"name": "broken.png", "type": "image/png", "size": 3, "content": memoryview(b"abc"),
                                     "last_modified": 0}]})
     assert "could not use broken.png" in ex.status.value and ex.image.value == "upload: mine.png"
+    # ipywidgets 7 (Colab's) delivers {name: {"metadata": …, "content": bytes}}
+    ex.upload_as.value = "hr"
+    ex._uploaded({"new": {"old.png": {"metadata": {"name": "old.png"}, "content": buf.getvalue()}}})
+    assert ex.image.value == "upload: old.png" and ex.result.psnr is not None  # an HR: its LR is made, PSNR shown
 
 
 @pytest.mark.notebook
