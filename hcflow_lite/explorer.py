@@ -198,8 +198,9 @@ class TemperatureExplorer:
                                          **slider) for l in range(L)]  # noqa: E741
         self.n_samples = w.IntSlider(value=n_samples, min=1, max=8, description="samples", continuous_update=False)
         self.seed = w.IntText(value=seed, description="seed")
-        self.resample = w.Button(description="re-sample", icon="refresh", tooltip="next seed, new samples")
-        self.upload = w.FileUpload(accept="image/*", multiple=False, description="upload")
+        # (no Font Awesome icons: the book's static pages serve no icon fonts)
+        self.resample = w.Button(description="re-sample ↻", tooltip="next seed, new samples")
+        self.upload = w.FileUpload(accept="image/*", multiple=False, description="upload", icon="")
         self.upload_as = w.ToggleButtons(options=[("it is the HR", "hr"), ("it is the LR", "lr")], value="hr",
                                          description="upload:")
         self.status = w.HTML()
