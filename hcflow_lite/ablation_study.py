@@ -7,9 +7,10 @@ offline sample set.  Two sizes:
 
 ``lite``  ``sr_x4-lite`` (1.1M parameters), 800 iterations of batches of 8 crops of 48×48,
           Adam 1e-3 decaying linearly; evaluated on 192×192 centre crops of the three
-          validation photographs at τ = 0 and 0.9 with 3 samples.  About 30–40 minutes on two
-          quiet CPU cores in all: too long for the book build, so it runs as a named
-          reproduction (``python -m hcflow_lite.reproduce ablations-lite``) that writes
+          validation photographs at τ = 0 and 0.9 with 3 samples.  About half an hour for the
+          five cases on two CPU cores (a 100-iteration run took 4 minutes with one thread on
+          shared cores): too long for the book build, so it runs as a named reproduction
+          (``python -m hcflow_lite.reproduce ablations-lite``) that writes
           ``book/_data/ablations_lite.json``, which the chapter reads.
 ``smoke`` ``sr_x4-tiny``, 3 iterations per case, one 64×64 crop: seconds; checks the pipeline
           (the chapter re-runs it live in CI).

@@ -198,3 +198,27 @@ def test_training_engine_trains_a_case(tmp_path) -> None:
     model = hc.load_checkpoint(result.last_checkpoint)
     assert isinstance(model, HCFlowAblation) and model.case == "no_lr_in_latent"
     assert result.nonfinite_steps == 0
+
+
+def test_committed_results_file_is_complete(tmp_path) -> None:
+    """book/_data/ablations_lite.json (what chapter 12 shows) holds every case and says which run made it."""
+    from pathlib import Path
+
+    from hcflow_lite.ablation_study import STUDIES, load_ablation_results
+
+    path = Path(__file__).resolve().parents[1] / "book" / "_data" / "ablations_lite.json"
+    results = load_ablation_results(path)
+    assert [r["case"] for r in results["cases"]] == list(ABLATIONS)
+    assert results["profile"] == "lite" and results["study"]["train_config"] == STUDIES["lite"].train_config
+    assert all(r["iterations"] == results["study"]["iterations"] for r in results["cases"])
+    assert results["reduced"] == (results["study"]["iterations"] != STUDIES["lite"].iterations)
+    for key in ("command", "date", "commit", "machine"):
+        assert results[key], key
+    for r in results["cases"]:
+        assert {run["temperature"] for run in r["runs"]} == set(results["evaluation"]["temperatures"])
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="not an ablation results file"):
+        load_ablation_results(bad)
+    with pytest.raises(FileNotFoundError, match="reproduce ablations-lite"):
+        load_ablation_results(tmp_path / "missing.json")
