@@ -1,8 +1,9 @@
 """HCFlow models: configuration, the network, official-checkpoint conversion."""
 
+from .ablations import ABLATION_DESCRIPTIONS, HCFlowAblation, build_ablation
 from .checkpoint import atomic_save, load_checkpoint, read_checkpoint, save_checkpoint
 from .conditional import ConditionalLevel, FeatureExtractor
-from .config import MODEL_CONFIGS, HCFlowConfig, config_from_official_options, get_model_config, load_options
+from .config import ABLATIONS, MODEL_CONFIGS, HCFlowConfig, config_from_official_options, get_model_config, load_options
 from .hcflow import EncodeResult, HCFlow, HCFlowRescaling, HCFlowSR, Level, LevelTrace, build_model
 from .official import (
     CheckpointMismatchError,
@@ -16,6 +17,10 @@ from .quantize import quantize
 from .summary import ModelSummary, Stage, model_summary
 
 __all__ = [
+    "ABLATIONS",
+    "ABLATION_DESCRIPTIONS",
+    "HCFlowAblation",
+    "build_ablation",
     "atomic_save",
     "load_checkpoint",
     "read_checkpoint",

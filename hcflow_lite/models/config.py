@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["HCFlowConfig", "MODEL_CONFIGS", "get_model_config", "config_from_official_options", "load_options"]
+__all__ = ["ABLATIONS", "HCFlowConfig", "MODEL_CONFIGS", "get_model_config", "config_from_official_options", "load_options"]
 
 Task = Literal["sr", "rescaling"]
+
+#: the cases of the paper's ablation study (Table 1), defined in :mod:`hcflow_lite.models.ablations`
+ABLATIONS = ("none", "no_lr_in_latent", "external_prior", "no_conditional_prior", "single_scale")
 
 
 def _per_level(value: int | tuple[int, ...] | list[int], L: int, name: str) -> tuple[int, ...]:
@@ -56,6 +59,8 @@ class HCFlowConfig:
             rescaling.
         lr_logs: log σ of the Gaussian around the LR image in the SR likelihood (−6).
         in_channels: image channels (3).
+        ablation: ``"none"`` (HCFlow as published) or a case of the paper's ablation study,
+            one of :data:`ABLATIONS` (SR only; :mod:`hcflow_lite.models.ablations`).
     """
 
     task: Task = "sr"
@@ -70,6 +75,7 @@ class HCFlowConfig:
     quant: float | None = 64
     lr_logs: float = -6.0
     in_channels: int = 3
+    ablation: str = "none"
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +92,10 @@ class HCFlowConfig:
             object.__setattr__(self, "quant", None)
         if self.task == "sr" and (self.quant is None or self.quant <= 0):
             raise ValueError("the SR model needs a positive dequantisation level `quant`")
+        if self.ablation not in ABLATIONS:
+            raise ValueError(f"unknown ablation {self.ablation!r}; known: {', '.join(ABLATIONS)}")
+        if self.ablation != "none" and self.task != "sr":
+            raise ValueError(f"the ablation cases are defined for the SR model, not for {self.task}")
 
     @property
     def scale(self) -> int:
@@ -113,6 +123,8 @@ class HCFlowConfig:
         d = dataclasses.asdict(self)
         for k in ("K", "P", "rrdb_nb"):
             d[k] = list(d[k])
+        if d["ablation"] == "none":  # checkpoints of the published model stay readable by older versions
+            del d["ablation"]
         return d
 
     @classmethod

@@ -444,5 +444,9 @@ def build_model(config: HCFlowConfig | str) -> HCFlow:
         from .config import get_model_config
 
         config = get_model_config(config)
+    if config.ablation != "none":  # a case of the paper's ablation study (Table 1)
+        from .ablations import HCFlowAblation
+
+        return HCFlowAblation(config)
     cls: Callable[[HCFlowConfig], HCFlow] = HCFlowSR if config.task == "sr" else HCFlowRescaling
     return cls(config)
