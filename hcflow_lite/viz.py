@@ -14,6 +14,7 @@ __all__ = [
     "plot_image_grid",
     "plot_matrix",
     "plot_points_2d",
+    "plot_training_logs",
     "show_images",
 ]
 
@@ -221,4 +222,52 @@ def plot_image_grid(
     ax.axis("off")
     if title:
         ax.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- Part II figures
+def plot_training_logs(
+    logs: dict[str, dict[str, Sequence[float]]],
+    terms: dict[str, str],
+    ncols: int = 3,
+    size: tuple[float, float] = (4.0, 2.8),
+    title: str | None = None,
+):
+    """One panel per logged term, one line per run: training curves of several runs side by side.
+
+    Args:
+        logs: run label → the columns of its log (:func:`hcflow_lite.train.read_log`; the
+            ``iteration`` column is the x axis).
+        terms: column → panel title, e.g. ``{"nll": "NLL (bits per pixel)", "pixel_hr": "L1"}``;
+            a run without that column is simply absent from the panel.
+        ncols: panels per row.
+
+    Returns the figure.
+    """
+    import math
+
+    import matplotlib.pyplot as plt
+
+    n = len(terms)
+    if n == 0:
+        raise ValueError("give at least one term to plot")
+    ncols = min(ncols, n)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax, (column, label) in zip(axes.flat, terms.items()):
+        for k, (run, log) in enumerate(logs.items()):
+            if column in log and "iteration" in log:
+                pts = [(x, y) for x, y in zip(log["iteration"], log[column]) if y is not None and math.isfinite(y)]
+                if pts:
+                    ax.plot(*zip(*pts), label=run, color=f"C{k}")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        if len(ax.get_lines()) > 1:
+            ax.legend(fontsize=8)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig

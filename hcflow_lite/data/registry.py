@@ -21,6 +21,8 @@ download scripts in the repository's ``data/`` folder create exactly these layou
 dataset raises :class:`~hcflow_lite.data.DatasetNotFoundError` saying which folders were
 searched and which script downloads it.  Benchmarks are evaluated on whole images, HR
 mod-cropped to a multiple of the scale (:func:`benchmark_dataset`).
+Set5 also ships inside the package (``hcflow_lite/data/benchmarks/Set5``, HR and MATLAB ×4 LR):
+it is used whenever the data root has no Set5 of its own, so evaluations on Set5 need no download.
 """
 
 from __future__ import annotations
@@ -34,7 +36,16 @@ from torch.utils.data import ConcatDataset, Dataset
 from .datasets import PairedDataset
 from .folders import DatasetNotFoundError, default_data_root
 
-__all__ = ["BENCHMARKS", "DATASETS", "DatasetLayout", "benchmark_dataset", "get_dataset", "resolve_dataset_dirs"]
+__all__ = [
+    "BENCHMARKS",
+    "DATASETS",
+    "PACKAGED_BENCHMARKS",
+    "PACKAGED_ROOT",
+    "DatasetLayout",
+    "benchmark_dataset",
+    "get_dataset",
+    "resolve_dataset_dirs",
+]
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,10 @@ DATASETS: dict[str, DatasetLayout] = {
     "CelebA-test": _celeba("test"),
 }
 BENCHMARKS = tuple(k for k, v in DATASETS.items() if v.benchmark)
+#: benchmark sets shipped inside the package (``hcflow_lite/data/benchmarks/<name>``: HR and MATLAB ×4 LR),
+#: used when the data root has no copy of their own, so that Set5 evaluations work offline and from a wheel
+PACKAGED_ROOT = Path(__file__).resolve().parent / "benchmarks"
+PACKAGED_BENCHMARKS = ("Set5",)
 _ALIASES = {"b100": "BSD100", "bsds100": "BSD100", "div2k": "DIV2K-valid", "div2k_valid": "DIV2K-valid",
             "div2k-val": "DIV2K-valid", "div2k_train": "DIV2K-train", "celeba": "CelebA-test"}
 
@@ -123,6 +138,9 @@ def _canonical(name: str) -> str:
 def resolve_dataset_dirs(name: str, root: str | Path | None = None, scale: int = 4) -> tuple[Path, Path | None]:
     """``(hr_dir, lr_dir)`` of a named dataset under ``root``; ``lr_dir`` is ``None`` when absent.
 
+    Set5 is also shipped inside the package (:data:`PACKAGED_ROOT`): when ``root`` holds no
+    Set5, that copy is used (the same images, with their MATLAB ×4 LR files).
+
     Raises:
         DatasetNotFoundError: no HR folder of the layout exists; the message lists the folders
             searched and how to get the data.
@@ -130,6 +148,9 @@ def resolve_dataset_dirs(name: str, root: str | Path | None = None, scale: int =
     layout = DATASETS[_canonical(name)]
     base = Path(root).expanduser() if root is not None else default_data_root()
     hr_dir = next((base / c for c in layout.hr if (base / c).is_dir()), None)
+    if hr_dir is None and layout.name in PACKAGED_BENCHMARKS:  # Set5 ships with the package
+        base = PACKAGED_ROOT
+        hr_dir = next((base / c for c in layout.hr if (base / c).is_dir()), None)
     if hr_dir is None:
         tried = ", ".join(str(base / c) for c in layout.hr[:3])
         raise DatasetNotFoundError(
