@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..flows.actnorm import ActNorm
+from .precision import caller_autocast
 from .zero_conv import ZeroConv2d
 
 __all__ = ["ConvActNorm", "FCN"]
@@ -39,14 +40,26 @@ class ConvActNorm(nn.Conv2d):
 
 
 class FCN(nn.Module):
-    """``conv3×3 → ActNorm → ReLU → conv1×1 → ActNorm → ReLU → ZeroConv3×3``."""
+    """``conv3×3 → ActNorm → ReLU → conv1×1 → ActNorm → ReLU → ZeroConv3×3``.
 
-    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64) -> None:
+    ``low_precision=True`` (the rescaling model's conditional couplings): inside a model called
+    under ``torch.autocast``, run under the caller's autocast (:mod:`hcflow_lite.nets.precision`);
+    the output is always in the input's dtype.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64, low_precision: bool = False) -> None:
         super().__init__()
+        self.low_precision = low_precision
         self.conv1 = ConvActNorm(in_channels, hidden_channels, 3)
         self.conv2 = ConvActNorm(hidden_channels, hidden_channels, 1)
         self.conv3 = ZeroConv2d(hidden_channels, out_channels)
         self.relu = nn.ReLU()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _net(self, x: Tensor) -> Tensor:
         return self.conv3(self.relu(self.conv2(self.relu(self.conv1(x)))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.low_precision:
+            return self._net(x)
+        with caller_autocast():
+            return self._net(x).to(x.dtype)
