@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import gc
 import importlib
 import io
@@ -61,6 +60,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,14 +191,12 @@ def official_options(config: Any, size: int) -> dict[str, Any]:
     return opt
 
 
-def build_official(classes: dict[str, type], model: Any, size: int, device: Any) -> Any:
-    """The official network with the weights of our ``model`` (strict load), ActNorms initialised."""
-    import hcflow_lite as hc
-
-    cls = classes[model.config.task]
+def build_official(classes: dict[str, type], config: Any, state: dict[str, Any], size: int, device: Any) -> Any:
+    """The official network with the weights ``state`` (official keys, strict load), ActNorms initialised."""
+    cls = classes[config.task]
     with contextlib.redirect_stdout(io.StringIO()):  # it prints its layer shapes
-        net = cls(official_options(model.config, size))
-    net.load_state_dict(hc.export_official(model), strict=True)
+        net = cls(official_options(config, size))
+    net.load_state_dict(state, strict=True)
     for m in net.modules():
         if hasattr(m, "inited"):  # its ActNorms: data-dependent init already done (our weights)
             m.inited = True
@@ -350,6 +348,27 @@ def benchmark_model(name: str, hr: Any, seed: int) -> Any:
     return model.eval()
 
 
+def prepare_weights(spec: dict[str, Any], folder: Path) -> Path:
+    """Save the benchmark weights once, ours and in the official layout, for every worker.
+
+    Every worker then builds its network and loads a file, the same set-up for both
+    implementations (so that neither's peak memory carries the other's leftovers).
+    """
+    import torch
+
+    import hcflow_lite as hc
+
+    variant = VARIANTS[spec["variant"]]
+    name = model_name(variant, spec["model_size"])
+    path = folder / f"{name}-{spec['size']}-{spec['batch']}-{spec['seed']}"
+    if not (path / "official.pt").is_file():
+        path.mkdir(parents=True, exist_ok=True)
+        model = benchmark_model(name, image_batch(spec["batch"], spec["size"], spec["seed"]), spec["seed"])
+        torch.save(model.state_dict(), path / "ours.pt")
+        torch.save(hc.export_official(model), path / "official.pt")
+    return path
+
+
 def model_name(variant: Variant, model_size: str) -> str:
     return variant.model if model_size == "paper" else f"{variant.model}-{model_size}"
 
@@ -397,26 +416,33 @@ class Workload:
         self.variant = VARIANTS[spec["variant"]]
         self.device = torch.device(spec["device"])
         self.hr = image_batch(spec["batch"], spec["size"], spec["seed"]).to(self.device)
-        name = model_name(self.variant, spec["model_size"])
+        import hcflow_lite as hc
         from hcflow_lite.data import imresize
 
-        model = benchmark_model(name, self.hr.cpu(), spec["seed"]).to(self.device)
-        self.config = model.config
-        self.parameters = model.num_parameters()
+        self.config = hc.get_model_config(model_name(self.variant, spec["model_size"]))
+        scale = self.config.scale
         with torch.no_grad():
-            lr = imresize(self.hr.cpu(), 1 / model.scale).clamp(0, 1)
+            lr = imresize(self.hr.cpu(), 1 / scale).clamp(0, 1)
         self.lr = (torch.round(lr * 255) / 255).to(self.device)  # the 8-bit bicubic LR
+        weights = Path(spec["weights"]) if spec.get("weights") else None
+        if weights is None:  # called directly (tests): make the weights in memory
+            model = benchmark_model(self.config.name, self.hr.cpu(), spec["seed"])
+            ours_state, official_state = model.state_dict(), hc.export_official(model)
+            del model
         self.impls: dict[str, Ours] = {}
         for key in keys:
             impl_name, dtype = key.split("/")
             if impl_name == "ours":
-                m = model if len([k for k in keys if k.startswith("ours/")]) == 1 else copy.deepcopy(model)
-                self.impls[key] = Ours(m, dtype, self.device)
+                state = torch.load(weights / "ours.pt", weights_only=True) if weights else ours_state
+                m = hc.build_model(self.config)
+                m.load_state_dict(state)  # also marks the ActNorms initialised
+                self.impls[key] = Ours(m.eval().to(self.device), dtype, self.device)
             else:
-                classes = import_official(spec["official"])
-                net = build_official(classes, model.cpu(), spec["size"], self.device)
-                model.to(self.device)
-                self.impls[key] = Official(net, model.config.task == "sr", self.device)
+                state = torch.load(weights / "official.pt", weights_only=True) if weights else official_state
+                net = build_official(import_official(spec["official"]), self.config, state, spec["size"], self.device)
+                self.impls[key] = Official(net, self.config.task == "sr", self.device)
+            del state
+        self.parameters = sum(p.numel() for p in next(iter(self.impls.values())).module().parameters())
         self.optimizers: dict[str, tuple[Any, list[Any]]] = {}
 
     def set_mode(self, path: str) -> None:
@@ -541,23 +567,28 @@ def timing_worker(spec: dict[str, Any]) -> dict[str, Any]:
         runners = {k: w.runner(k, path) for k in keys}
         flops = {k: w.count_flops(k, path) for k in keys}
         times: dict[str, list[float]] = {k: [] for k in keys}
+        cpu: dict[str, list[float]] = {k: [] for k in keys}  # this process's CPU time (CPU runs)
         total = spec["warmup"] + spec["repeats"]
         for rep in range(total):
             order = keys[rep % len(keys) :] + keys[: rep % len(keys)]  # rotate: no position bias
             for k in order:
                 _sync(w.device)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 runners[k]()
                 _sync(w.device)
-                dt = time.perf_counter() - t0
+                dt, dc = time.perf_counter() - t0, time.process_time() - c0
                 if rep >= spec["warmup"]:
                     times[k].append(dt)
+                    cpu[k].append(dc)
             tag = "warm-up" if rep < spec["warmup"] else f"{rep - spec['warmup'] + 1}/{spec['repeats']}"
             last = ", ".join(f"{k} {times[k][-1]:.3f} s" for k in keys if rep >= spec["warmup"])
             _log(f"  [{v.name}] {path} {tag} {last}  load {_loadavg()}")
         entry: dict[str, Any] = {"impls": {}, "speedup": {}}
         for k in keys:
             s = _summary(times[k])
+            if w.device.type == "cpu":
+                s["cpu_times_s"] = [round(t, 5) for t in cpu[k]]
+                s["cpu_median_s"] = statistics.median(cpu[k])
             s["flops"] = flops[k]
             s["gflops_per_s"] = flops[k] / s["median_s"] / 1e9
             entry["impls"][k] = s
@@ -572,6 +603,10 @@ def timing_worker(spec: dict[str, Any]) -> dict[str, Any]:
                     "paired_min": min(paired),
                     "paired_max": max(paired),
                 }
+                if w.device.type == "cpu":  # CPU time: less sensitive to other processes' load
+                    entry["speedup"][k]["cpu_paired_median"] = statistics.median(
+                        [o / t for o, t in zip(cpu[OFFICIAL], cpu[k])]
+                    )
         result["paths"][path] = entry
     return result
 
@@ -697,7 +732,7 @@ def markdown(report: dict[str, Any]) -> str:
     for k in dtypes:
         head.append(f"ours {k.split('/')[1]}")
         if has_official:
-            head.append("speed-up")
+            head.append("speed-up" + (" (CPU time)" if args["device"] == "cpu" else ""))
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     mem_rows = []
     flop_rows = []
@@ -712,7 +747,9 @@ def markdown(report: dict[str, Any]) -> str:
             for k in dtypes:
                 row.append(_fmt_s(_get(entry, "impls", k, "median_s")))
                 if has_official:
-                    row.append(_fmt_x(_get(entry, "speedup", k, "paired_median")))
+                    cell = _fmt_x(_get(entry, "speedup", k, "paired_median"))
+                    cpu_x = _get(entry, "speedup", k, "cpu_paired_median")
+                    row.append(cell + (f" ({_fmt_x(cpu_x)})" if cpu_x is not None else ""))
             lines.append("| " + " | ".join(row) + " |")
             mem = [res["label"], PATH_LABEL[path].format(n=n)]
             for k in ([OFFICIAL] if has_official else []) + dtypes:
@@ -873,11 +910,17 @@ def main(argv: list[str] | None = None) -> int:
         "results": {},
     }
     report["args"].pop("worker", None)
+    import tempfile
+
+    weights_dir = Path(tempfile.mkdtemp(prefix="hcflow-benchmark-"))
+    _log(f"preparing the weights in {weights_dir} ...")
+    weights = {v: str(prepare_weights({**base, "variant": v}, weights_dir)) for v in variants}
     _log(f"calibrating the convolution rate ({args.device}, {args.threads} threads) ...")
     report["machine"] = run_worker({**base, "kind": "calibration"})
     for v in variants:
         _log(f"timing {v} ...")
-        spec = {**base, "kind": "timing", "variant": v, "dtypes": dtypes, "paths": paths, "repeats": args.repeats, "warmup": args.warmup}
+        spec = {**base, "kind": "timing", "variant": v, "weights": weights[v], "dtypes": dtypes, "paths": paths,
+                "repeats": args.repeats, "warmup": args.warmup}  # fmt: skip
         report["results"][v] = run_worker(spec)
     if not args.no_memory:
         keys = ([OFFICIAL] if official else []) + [f"ours/{d}" for d in dtypes]
@@ -890,8 +933,9 @@ def main(argv: list[str] | None = None) -> int:
                 res["memory"][path] = {}
                 for key in keys:
                     _log(f"peak memory: {v} {path} {key} ...")
-                    spec = {**base, "kind": "memory", "variant": v, "impl": key, "path": path, "warmup": 1}
+                    spec = {**base, "kind": "memory", "variant": v, "weights": weights[v], "impl": key, "path": path, "warmup": 1}
                     res["memory"][path][key] = run_worker(spec)
+    shutil.rmtree(weights_dir, ignore_errors=True)
     report["meta"]["loadavg_end"] = _loadavg()
     if args.out:
         out = Path(args.out)

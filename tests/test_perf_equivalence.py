@@ -1,7 +1,8 @@
 """The performance shortcuts compute what the plain formulas compute.
 
-* dense blocks: the preallocated-buffer path (no autograd) and the concatenating path (autograd)
-  against an independent float64 evaluation of the formula, NCHW and channels-last inputs;
+* dense blocks: the buffered forward (no autograd) and the memory-saving autograd function
+  (values and gradients, gradcheck) against the plain formula and an independent float64
+  evaluation of it, NCHW and channels-last inputs, float32 and bfloat16 autocast;
 * the feature extractor: channels-last inside, plain float32 NCHW out, same values;
 * the 1×1 convolution's cached :math:`W^{-1}` and :math:`\\log|\\det W|`: reused while ``W`` is
   unchanged, recomputed after an optimiser step or a ``load_state_dict``, never used with
@@ -52,6 +53,7 @@ def perturbed(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_dense_block_paths_match_the_formula(channels_last: bool, batch: int) -> None:
+    """Buffered forward (no autograd) and the memory-saving autograd function: values and gradients."""
     torch.manual_seed(0)
     block = perturbed(DenseBlock(5, 7, growth=4))  # conv5 starts at zero: perturb it
     x = torch.randn(batch, 5, 9, 11)
@@ -59,15 +61,28 @@ def test_dense_block_paths_match_the_formula(channels_last: bool, batch: int) ->
         x = x.contiguous(memory_format=torch.channels_last)
     ref = dense_formula_f64(block, x)
     with torch.no_grad():
-        buffered = block(x)  # no autograd: the preallocated buffer
-    xg = x.clone().requires_grad_()
-    concatenated = block(xg)  # autograd: concatenation (and a backward pass that works)
-    concatenated.square().sum().backward()
-    assert xg.grad is not None and torch.isfinite(xg.grad).all()
-    for out in (buffered, concatenated):
+        buffered = block(x)
+    x_fast, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    fast = block(x_fast)
+    plain = block.body_reference(x_ref)
+    for out in (buffered, fast, plain):
         assert out.dtype == torch.float32 and out.shape == (batch, 7, 9, 11)
         torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(buffered, concatenated.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(buffered, fast.detach(), rtol=0, atol=0)
+    # gradients of a non-trivial loss w.r.t. the input and every weight and bias
+    w = torch.randn_like(fast)
+    grads_fast = torch.autograd.grad((fast * w).sum(), [x_fast, *block.parameters()])
+    grads_ref = torch.autograd.grad((plain * w).sum(), [x_ref, *block.parameters()])
+    for a, b in zip(grads_fast, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_dense_block_autograd_function_passes_gradcheck() -> None:
+    torch.manual_seed(6)
+    block = perturbed(ResidualDenseBlock(3, 2)).double()
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    params = [p for p in block.parameters()]
+    assert torch.autograd.gradcheck(lambda t, *ps: block(t), (x, *params), eps=1e-6, atol=1e-6)
 
 
 def test_residual_blocks_match_the_formula() -> None:
@@ -83,17 +98,23 @@ def test_residual_blocks_match_the_formula() -> None:
         torch.testing.assert_close(rrdb(x).double(), x.double() + 0.2 * ref, rtol=1e-5, atol=1e-5)
 
 
-def test_dense_block_buffer_path_under_bfloat16_autocast() -> None:
+def test_dense_block_paths_under_bfloat16_autocast() -> None:
     torch.manual_seed(2)
     block = perturbed(ResidualDenseBlock(8, 4))
     # inside the feature extractor the blocks see bfloat16 channels-last tensors
     x = torch.randn(1, 8, 10, 10).bfloat16().contiguous(memory_format=torch.channels_last)
+    xg = x.clone().requires_grad_()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         with torch.no_grad():
             buffered = block(x)
-        concatenated = block(x)
-    assert buffered.dtype == torch.bfloat16
-    torch.testing.assert_close(buffered.float(), concatenated.detach().float(), rtol=0, atol=0)
+        fast = block(xg)
+        plain = torch.add(x, block.body_reference(x), alpha=0.2)
+    assert buffered.dtype == fast.dtype == torch.bfloat16
+    torch.testing.assert_close(buffered, fast.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(fast.detach().float(), plain.float(), rtol=0, atol=0)
+    fast.float().square().sum().backward()
+    assert xg.grad is not None and xg.grad.dtype == torch.bfloat16
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in block.parameters())
 
 
 @pytest.mark.parametrize("dual", [True, False])
