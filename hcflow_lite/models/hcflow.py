@@ -21,10 +21,16 @@ features of a finer level need the reconstruction of the coarser ones.
 :class:`HCFlowSR` adds the SR likelihood (dequantisation, the LR Gaussian with
 :math:`\\log\\sigma = -6`, the official NLL); :class:`HCFlowRescaling` returns standardised
 latents for the rescaling objective.  Build either with :func:`build_model`.
+
+Mixed precision (book appendix *Performance*): call ``encode``, ``decode`` or ``sample`` inside
+``torch.autocast(device, dtype=torch.bfloat16)``.  The model switches autocast off for the flow
+(:func:`~hcflow_lite.nets.precision.float32_flow`) and only the feature extractors (and, in the
+rescaling model, the coupling sub-networks) run in bfloat16; every returned tensor is float32.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +52,7 @@ from ..flows import (
     gaussian_log_prob,
 )
 from ..nets import FCN, DenseBlock
+from ..nets.precision import float32_flow
 from .conditional import ConditionalLevel
 from .config import HCFlowConfig
 from .quantize import quantize
@@ -125,7 +132,10 @@ class Level(nn.Module):
                 coupling = AffineCoupling(c, lambda i, o: FCN(i, o, hidden))
                 steps.append(FlowStep(ActNorm(c), InvConv1x1(c), coupling))
             else:
-                coupling = LRCoupling(c, lambda i, o: DenseBlock(i, o, hidden), lr_vs_others=(k % 2 == 0))
+                # rescaling: no log-det or log-density in the objective, the subnet may run in bfloat16
+                coupling = LRCoupling(
+                    c, lambda i, o: DenseBlock(i, o, hidden, low_precision=True), lr_vs_others=(k % 2 == 0)
+                )
                 steps.append(FlowStep(ActNorm(c), None, coupling))
         self.steps = SequentialFlow(*steps)
         self.split = Split(keep)
@@ -140,6 +150,17 @@ class Level(nn.Module):
             nb=config.rrdb_nb,
             sr=sr,
         )
+
+
+def _flow_in_float32(method: Callable) -> Callable:
+    """Run a public method with the caller's autocast switched off for the flow (see above)."""
+
+    @functools.wraps(method)
+    def wrapper(self: HCFlow, x: Tensor, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with float32_flow(x.device.type):
+            return method(self, x, *args, **kwargs)
+
+    return wrapper
 
 
 def _per_level_temperature(temperature: Temperature, L: int) -> list[float]:
@@ -303,6 +324,7 @@ class HCFlow(nn.Module):
     def encode(self, hr: Tensor, lr: Tensor | None = None, dequant_noise: Tensor | None = None, *, pad: bool = False, trace: bool = False) -> EncodeResult:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    @_flow_in_float32
     def decode(
         self,
         lr: Tensor,
@@ -322,13 +344,15 @@ class HCFlow(nn.Module):
             raise ValueError(f"expected an LR batch B×{self.config.in_channels}×h×w, got {tuple(lr.shape)}")
         return self._reverse_flow(lr, temperature, eps, generator).clamp(0, 1)
 
+    @_flow_in_float32
     def sample(
         self, lr: Tensor, n: int, temperature: Temperature = 0.8, generator: torch.Generator | None = None
     ) -> Tensor:
         """``n`` SR samples of each LR image: a tensor ``n×B×3×sh×sw``.
 
         The coarsest level's features depend only on the LR, so they are computed once and
-        shared by the ``n`` samples, which run as one batch.
+        shared by the ``n`` samples, which run as one batch (the official code runs the whole
+        reverse pass, features included, once per sample).
         """
         if n < 1:
             raise ValueError("n must be ≥ 1")
@@ -345,6 +369,7 @@ class HCFlow(nn.Module):
 class HCFlowSR(HCFlow):
     """HCFlow for super-resolution (general ×4, face ×8), with the official NLL."""
 
+    @_flow_in_float32
     def encode(
         self,
         hr: Tensor,
@@ -407,6 +432,7 @@ class HCFlowSR(HCFlow):
 class HCFlowRescaling(HCFlow):
     """HCFlow for image rescaling (×4): no likelihood, bounded prior scale."""
 
+    @_flow_in_float32
     def encode(
         self,
         hr: Tensor,
