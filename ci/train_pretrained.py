@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="train stages whose files are already in --out again")
     p.add_argument("--quick", type=int, metavar="N", help="N iterations per stage, to test the pipeline (not into the package)")
     p.add_argument("--list", action="store_true", help="list the stages and exit")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="config overrides for the stages trained, e.g. init_from=null (HCFlow+ from scratch, "
+                        "as its config describes, instead of fine-tuning the stage's HCFlow)")
     args = p.parse_args(argv)
     profile = args.profile
     names = [config_name(e, s, profile) for e, s, _ in STAGES]
@@ -192,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     overrides = [f"schedule.iterations={args.quick}", "validation.every=0", f"checkpoint.every={max(args.quick // 2, 1)}",
                  f"log.every={max(args.quick // 5, 1)}"] if args.quick else []
+    overrides += list(args.sets)
     failed: list[str] = []
     for (experiment, stage, _), name in zip(STAGES, names, strict=True):
         if args.only and name not in args.only:
