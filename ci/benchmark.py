@@ -713,6 +713,40 @@ def _get(d: Any, *keys: str) -> Any:
 PATH_LABEL = {"forward": "forward HR→(LR, NLL)", "reverse": "reverse LR→SR", "sample": "{n} samples", "train": "one training iteration"}
 
 
+#: (variant, path, minimum paired speed-up of ours under bfloat16 autocast over official float32)
+BF16_GOALS = (("hcflow", "train", 1.6), ("hcflow+", "train", 1.6), ("hcflow", "sample", 1.8), ("rescaling", "train", 1.5))
+#: the float32 paths that must never be slower than the official code, nor use more peak memory
+FP32_GOALS = (("hcflow", "forward"), ("hcflow", "sample"), ("hcflow", "train"), ("hcflow+", "train"),
+              ("rescaling", "forward"), ("rescaling", "sample"), ("rescaling", "train"))
+
+
+def goals(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The project's performance goals, each with the measured value and whether it is met.
+
+    Float32: every path of :data:`FP32_GOALS` at least as fast as the official code (paired
+    median speed-up ≥ 1) and no more peak memory; bfloat16 autocast: the speed-ups of
+    :data:`BF16_GOALS`.  A goal whose numbers are missing from the report is not met.
+    """
+    res = report.get("results", {})
+    out: list[dict[str, Any]] = []
+    n = report.get("args", {}).get("samples", 5)
+    for vname, path in FP32_GOALS:
+        label = f"{VARIANTS[vname].label}, {PATH_LABEL[path].format(n=n)}"
+        x = _get(res, vname, "paths", path, "speedup", "ours/float32", "paired_median")
+        out.append({"goal": f"{label}: float32 not slower", "value": x, "text": _fmt_x(x),
+                    "met": x is not None and x >= 1.0})
+        mo = _get(res, vname, "memory", path, OFFICIAL, "peak_bytes")
+        mf = _get(res, vname, "memory", path, "ours/float32", "peak_bytes")
+        out.append({"goal": f"{label}: float32 peak memory not higher", "value": None if mo is None or mf is None else mf / mo,
+                    "text": f"{_fmt_mb(mf)} vs {_fmt_mb(mo)}", "met": mo is not None and mf is not None and mf <= mo})
+    for vname, path, minimum in BF16_GOALS:
+        label = f"{VARIANTS[vname].label}, {PATH_LABEL[path].format(n=n)}"
+        x = _get(res, vname, "paths", path, "speedup", "ours/bfloat16", "paired_median")
+        out.append({"goal": f"{label}: bfloat16 ≥ {minimum:g}× official", "value": x, "text": _fmt_x(x),
+                    "met": x is not None and x >= minimum})
+    return out
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The tables of the book's performance page, from one results file."""
     meta, args = report["meta"], report["args"]
@@ -733,6 +767,10 @@ def markdown(report: dict[str, Any]) -> str:
         head.append(f"ours {k.split('/')[1]}")
         if has_official:
             head.append("speed-up" + (" (CPU time)" if args["device"] == "cpu" else ""))
+    if has_official:
+        lines += ["| goal | measured | met |", "|---|---|---|"]
+        lines += [f"| {g['goal']} | {g['text']} | {'yes' if g['met'] else '**no**'} |" for g in goals(report)]
+        lines += ["", "Times (median, seconds) and paired speed-ups of ours over the official code:", ""]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     mem_rows = []
     flop_rows = []

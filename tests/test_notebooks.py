@@ -16,17 +16,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def toc_notebooks() -> list[Path]:
+def book_notebooks() -> list[Path]:
+    """The notebooks of ``_toc.yml`` and every other notebook under ``book/`` (ci/notebooks.py)."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]
     for part in toc.get("parts", []):
         for ch in part.get("chapters", []):
             files.append(ch["file"])
             files.extend(s["file"] for s in ch.get("sections", []))
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").is_file()]
+    listed = {ROOT / f"{f}.ipynb" for f in files}
+    found = {p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
+    return sorted(p for p in listed | found if p.is_file())
 
 
-NOTEBOOKS = toc_notebooks()
+NOTEBOOKS = book_notebooks()
 
 
 @pytest.mark.notebook

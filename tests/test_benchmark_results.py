@@ -1,0 +1,42 @@
+"""The performance page's numbers come from the committed benchmark run, unchanged.
+
+``book/_data/benchmark_cpu.json`` was written by ``ci/benchmark.py`` (its ``command`` field) on a
+2-core CPU, side by side with the official code; ``book/_data/benchmark_cpu.md``, which the page
+includes, must be exactly what ``ci/benchmark.py --markdown`` makes of it.  Nothing is timed here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "book" / "_data"
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("hcflow_benchmark", ROOT / "ci" / "benchmark.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_page_shows_the_committed_run() -> None:
+    bench = _benchmark()
+    report = json.loads((DATA / "benchmark_cpu.json").read_text())
+    assert (DATA / "benchmark_cpu.md").read_text() == bench.markdown(report)
+    args = report["args"]
+    # the configuration the page claims: paper-size networks, side by side with the official code
+    assert args["official"] and args["model_size"] == "paper" and args["device"] == "cpu"
+    assert args["threads"] == 2 and args["batch"] == 1 and args["size"] == 160 and args["samples"] == 5
+    assert {"hcflow", "hcflow+", "rescaling"} <= set(report["results"])
+    for name, res in report["results"].items():
+        assert "error" not in res, (name, res.get("error"))
+        # before timing, both implementations gave the same numbers in float32
+        checks = res["checks"]["ours/float32"]
+        assert checks["lr_max_abs_diff"] < 1e-4 and checks["sr_tau0_max_abs_diff"] < 1e-3
+        if checks.get("nll_rel_diff") is not None:
+            assert checks["nll_rel_diff"] < 1e-5
