@@ -26,6 +26,8 @@ against the plain formula, :meth:`_Dense5.body_reference`.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -97,7 +99,9 @@ def _dense_forward(x: Tensor, *params: Tensor) -> tuple[Tensor, Tensor]:
     )
     buf[:, :c] = x
     end = c
-    with torch.autocast(x.device.type, enabled=False):  # inputs and weights already share a dtype
+    # inputs and weights already share a dtype: autocast (when on) must not cast them again
+    off = torch.autocast(x.device.type, enabled=False) if autocast_state(x.device.type)[0] else contextlib.nullcontext()
+    with off:
         for j in range(4):
             out = buf[:, end : end + g]
             out.copy_(F.conv2d(buf[:, :end], w[j], b[j], padding=1))

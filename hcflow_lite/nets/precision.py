@@ -41,7 +41,10 @@ _CALLER: ContextVar[tuple[str, torch.dtype] | None] = ContextVar("hcflow_caller_
 def autocast_state(device_type: str) -> tuple[bool, torch.dtype]:
     """Whether ``torch.autocast`` is on for ``device_type``, and its dtype (torch ≥ 2.1)."""
     if hasattr(torch, "get_autocast_dtype"):  # torch ≥ 2.4
-        return torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
+        try:
+            return torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type)
+        except RuntimeError:  # a device autocast does not know (``meta``: model summaries): never on
+            return False, torch.float32
     if device_type == "cpu":
         return torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
     if device_type == "cuda":
