@@ -153,9 +153,7 @@ class HCFlowAblation(HCFlowSR):
             return super().encode(hr, lr, dequant_noise, pad=pad, trace=trace)
         hr = self._pad(hr, pad)
         if lr is None:
-            from ..data.resize import imresize
-
-            lr = torch.round(imresize(hr, 1 / self.scale).clamp(0, 1) * 255) / 255
+            lr = self.default_lr(hr)
         expected = (hr.shape[0], self.config.in_channels, hr.shape[2] // self.scale, hr.shape[3] // self.scale)
         if tuple(lr.shape) != expected:
             raise ValueError(f"LR has shape {tuple(lr.shape)}, expected {expected} for this HR")

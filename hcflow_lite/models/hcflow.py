@@ -369,6 +369,12 @@ class HCFlow(nn.Module):
 class HCFlowSR(HCFlow):
     """HCFlow for super-resolution (general ×4, face ×8), with the official NLL."""
 
+    def default_lr(self, hr: Tensor) -> Tensor:
+        """:math:`y^*` when none is given: the MATLAB-bicubic downscale of ``hr``, rounded to 8 bits."""
+        from ..data.resize import imresize
+
+        return torch.round(imresize(hr, 1 / self.scale).clamp(0, 1) * 255) / 255
+
     @_flow_in_float32
     def encode(
         self,
@@ -394,9 +400,7 @@ class HCFlowSR(HCFlow):
         assert cfg.quant is not None
         hr = self._pad(hr, pad)
         if lr is None:
-            from ..data.resize import imresize
-
-            lr = torch.round(imresize(hr, 1 / self.scale).clamp(0, 1) * 255) / 255
+            lr = self.default_lr(hr)
         if dequant_noise is None:
             dequant_noise = torch.rand(hr.shape, device=hr.device, dtype=hr.dtype) / cfg.quant
         x = hr + dequant_noise
