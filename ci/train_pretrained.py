@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 # (experiment, stage), in training order; the estimates are minutes on 2 quiet cores (see --list)
 STAGES: list[tuple[str, str, float]] = [
     ("sr_x4", "hcflow", 30),
-    ("sr_x4", "plus", 35),
+    ("sr_x4", "plus", 15),
     ("rescale_x4", "hcflow", 40),
     ("sr_x4", "plusplus", 25),
     ("face_x8", "hcflow", 15),

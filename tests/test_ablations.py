@@ -222,3 +222,21 @@ def test_committed_results_file_is_complete(tmp_path) -> None:
         load_ablation_results(bad)
     with pytest.raises(FileNotFoundError, match="reproduce ablations-lite"):
         load_ablation_results(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("case", ["no_lr_in_latent", "external_prior"])
+def test_ablation_keeps_its_flow_and_lr_prior_in_float32_under_autocast(case: str) -> None:
+    """As HCFlowSR: under bfloat16 autocast the features may be bfloat16, the densities are float32."""
+    model = tiny(case, dtype=torch.float32)
+    hr = torch.rand(2, 3, 16, 16)
+    y_star = model.default_lr(hr)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        r = model.encode(hr, y_star, dequant_noise=torch.zeros_like(hr), trace=True)
+        sr = model.decode(y_star, 0.0)
+        draws = model.sample(y_star, 2, 0.8, generator=torch.Generator().manual_seed(0))
+    assert r.nll.dtype == torch.float32 and sr.dtype == torch.float32 and draws.dtype == torch.float32
+    if case == "no_lr_in_latent":
+        with torch.no_grad():  # the LR prior on the (autocast-made) coarsest features, in float32
+            h = model.lr_prior(r.levels[-1].feature.float())
+        log_lr = gaussian_log_prob(r.lr_raw, h[:, 0::2], h[:, 1::2])
+        torch.testing.assert_close(r.log_lr, log_lr, rtol=1e-5, atol=1e-4)

@@ -40,3 +40,24 @@ def test_the_page_shows_the_committed_run() -> None:
         assert checks["lr_max_abs_diff"] < 1e-4 and checks["sr_tau0_max_abs_diff"] < 1e-3
         if checks.get("nll_rel_diff") is not None:
             assert checks["nll_rel_diff"] < 1e-5
+
+
+def test_memory_goals_compare_what_the_path_adds_above_the_loaded_model() -> None:
+    bench = _benchmark()
+    mib = 2**20
+
+    def report(ours_setup: float, ours_peak: float) -> dict:
+        mem = {"official/float32": {"setup_bytes": 738 * mib, "peak_bytes": 752 * mib},
+               "ours/float32": {"setup_bytes": ours_setup * mib, "peak_bytes": ours_peak * mib}}
+        return {"args": {"samples": 5}, "results": {"hcflow": {"memory": {"forward": mem}}}}
+
+    def met(r: dict) -> bool:
+        return next(g for g in bench.goals(r) if g["goal"].startswith("SR ×4 HCFlow, forward") and "memory" in g["goal"])["met"]
+
+    # 1.5 MiB more before the path runs (other imports), 0.5 MiB less added by it: met
+    assert met(report(739.5, 753.0))
+    # the same setup, 1 MiB more added by the path: not met
+    assert not met(report(738.0, 753.0))
+    assert bench._path_memory(report(739.5, 753.0)["results"], "hcflow", "forward", "ours/float32") == 13.5 * mib
+    # a goal whose numbers are missing is not met
+    assert not met({"args": {"samples": 5}, "results": {}})

@@ -90,12 +90,35 @@ def test_sample_shares_coarse_features_and_matches_decode(name: str) -> None:
     model = tiny_model(name)
     lr = torch.rand(2, 3, 4, 4)
     with torch.no_grad():
-        samples = model.sample(lr, n=3, temperature=0.7, generator=torch.Generator().manual_seed(5))
+        samples = model.sample(lr, n=3, temperature=0.7, generator=torch.Generator().manual_seed(5), chunk=3)
         assert samples.shape == (3, 2, 3, 4 * model.scale, 4 * model.scale)
         # the same draws through decode on the repeated batch give the same images
         ref = model.decode(lr.repeat(3, 1, 1, 1), 0.7, generator=torch.Generator().manual_seed(5))
         torch.testing.assert_close(samples.reshape(6, *samples.shape[2:]), ref, rtol=0, atol=1e-5)
         assert float(samples.std(0).mean()) > 0
+
+
+@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("chunk", [None, 1, 2])
+def test_sample_in_chunks_draws_sample_after_sample(name: str, chunk: int | None) -> None:
+    """Chunks of c samples: each chunk is decode on the c-times repeated batch, the generator shared in order.
+
+    On the CPU ``chunk=None`` is one sample at a time (the official code's order of draws).
+    """
+    model = tiny_model(name)
+    lr = torch.rand(2, 3, 4, 4)
+    with torch.no_grad():
+        samples = model.sample(lr, n=3, temperature=0.7, generator=torch.Generator().manual_seed(5), chunk=chunk)
+        g = torch.Generator().manual_seed(5)
+        sizes = [1, 1, 1] if chunk in (None, 1) else [2, 1]
+        ref = torch.cat([model.decode(lr.repeat(c, 1, 1, 1), 0.7, generator=g).reshape(c, *lr.shape[:1], 3,
+                                                                                         *samples.shape[3:])
+                         for c in sizes])
+    assert samples.shape == (3, 2, 3, 4 * model.scale, 4 * model.scale)
+    torch.testing.assert_close(samples, ref, rtol=0, atol=1e-5)
+    assert not torch.allclose(samples[0], samples[1])
+    with pytest.raises(ValueError, match="chunk"):
+        model.sample(lr, 2, 0.7, chunk=0)
 
 
 def test_eps_with_wrong_shape_is_rejected() -> None:

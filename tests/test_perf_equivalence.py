@@ -173,7 +173,7 @@ def test_sample_equals_decode_of_the_repeated_batch_paper_layout() -> None:
     model.eval()
     lr = torch.rand(1, 3, 6, 5)
     with torch.no_grad():
-        s = model.sample(lr, 4, 0.8, generator=torch.Generator().manual_seed(9))
+        s = model.sample(lr, 4, 0.8, generator=torch.Generator().manual_seed(9), chunk=4)
         d = model.decode(lr.repeat(4, 1, 1, 1), 0.8, generator=torch.Generator().manual_seed(9))
         s0 = model.sample(lr, 2, 0.0)
         d0 = model.decode(lr, 0.0)

@@ -27,7 +27,9 @@ from hcflow_lite.pretrained import PRETRAINED_DIR, pretrained_info
 
 ROOT = Path(__file__).resolve().parents[1]
 SET5 = ROOT / "tests" / "data" / "Set5"
-SHIPPED = ("rescale_x4-lite", "sr_x4_plus-lite")
+#: every lite stage of part II (ci/train_pretrained.py --list): the rendered chapters 8–10 load them
+SHIPPED = ("sr_x4-lite", "sr_x4_plus-lite", "sr_x4_plusplus-lite", "rescale_x4-lite", "face_x8-lite",
+           "face_x8_plus-lite", "face_x8_plusplus-lite")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,9 @@ def test_shipped_file_is_the_one_its_record_describes(name: str) -> None:
     assert hashlib.sha256(pt.read_bytes()).hexdigest() == record["sha256"]
     assert record["seconds"] <= 60 * 60, "the shipped recipe must train in at most an hour on 2 cores"
     assert all(c["passed"] for c in record["checks"])
+    # HCFlow+ and HCFlow++ fine-tune the HCFlow of their experiment, as in the paper
+    if record["stage"] != "hcflow":
+        assert record["init_from"] and record["init_from"].endswith(f"{name.split('_plus')[0]}-lite/last.pt"), record["init_from"]
 
 
 def test_rescale_x4_lite_beats_bicubic_by_2db_through_the_cli(set5, tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_lite_recipes_keep_the_papers_loss_weights() -> None:
     for name, (_, weights, *_rest) in PAPER.items():
         lite = load_config(f"{name}-lite").losses
         assert (lite.nll, lite.pixel_hr, lite.perceptual, lite.gan) == weights, name
-    assert load_config("sr_x4_plus-lite").init_from is None  # HCFlow+ from scratch on a CPU
+    assert load_config("sr_x4_plus-lite").init_from is None  # alone from scratch; the book's stages set it
 
 
 def test_overrides_are_typed_and_dotted() -> None:

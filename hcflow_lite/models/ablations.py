@@ -58,7 +58,7 @@ from ..flows import gaussian_log_prob
 from ..nets import ZeroConv2d
 from .conditional import FeatureExtractor
 from .config import ABLATIONS, HCFlowConfig, get_model_config
-from .hcflow import EncodeResult, HCFlow, HCFlowSR, Temperature, _per_level_temperature, build_model
+from .hcflow import EncodeResult, HCFlow, HCFlowSR, Temperature, _flow_in_float32, _per_level_temperature, build_model
 
 __all__ = ["ABLATIONS", "ABLATION_DESCRIPTIONS", "HCFlowAblation", "StandardNormalPrior", "ZeroFeatures", "build_ablation"]
 
@@ -140,6 +140,8 @@ class HCFlowAblation(HCFlowSR):
         return h[:, 0::2], h[:, 1::2]
 
     # ------------------------------------------------------------------ public API
+    # (each wrapped like HCFlowSR's: under autocast, the LR prior and its log-density stay float32)
+    @_flow_in_float32
     def encode(
         self,
         hr: Tensor,
@@ -178,6 +180,7 @@ class HCFlowAblation(HCFlowSR):
             levels=res.levels if trace else [],
         )
 
+    @_flow_in_float32
     def decode(
         self,
         lr: Tensor,
@@ -199,15 +202,29 @@ class HCFlowAblation(HCFlowSR):
         x = self._reverse_flow(y_hat, taus, None if eps is None else list(eps)[:L], generator, top_feature=feature)
         return x.clamp(0, 1)
 
+    @_flow_in_float32
     def sample(
-        self, lr: Tensor, n: int, temperature: Temperature = 0.8, generator: torch.Generator | None = None
+        self,
+        lr: Tensor,
+        n: int,
+        temperature: Temperature = 0.8,
+        generator: torch.Generator | None = None,
+        chunk: int | None = None,
     ) -> Tensor:
         if self.case != "no_lr_in_latent":
-            return super().sample(lr, n, temperature, generator)
+            return super().sample(lr, n, temperature, generator, chunk)
         if n < 1:
             raise ValueError("n must be ≥ 1")
-        out = self.decode(lr.repeat(n, 1, 1, 1), temperature, generator=generator)
-        return out.reshape(n, lr.shape[0], *out.shape[1:])
+        if chunk is None:
+            chunk = 1 if lr.device.type == "cpu" else n
+        if chunk < 1:
+            raise ValueError("chunk must be ≥ 1")
+        outs = []
+        for start in range(0, n, chunk):
+            c = min(chunk, n - start)
+            out = self.decode(lr.repeat(c, 1, 1, 1), temperature, generator=generator)
+            outs.append(out.reshape(c, lr.shape[0], *out.shape[1:]))
+        return torch.cat(outs)
 
 
 def build_ablation(config: HCFlowConfig | str, case: str) -> HCFlow:

@@ -346,21 +346,38 @@ class HCFlow(nn.Module):
 
     @_flow_in_float32
     def sample(
-        self, lr: Tensor, n: int, temperature: Temperature = 0.8, generator: torch.Generator | None = None
+        self,
+        lr: Tensor,
+        n: int,
+        temperature: Temperature = 0.8,
+        generator: torch.Generator | None = None,
+        chunk: int | None = None,
     ) -> Tensor:
         """``n`` SR samples of each LR image: a tensor ``n×B×3×sh×sw``.
 
         The coarsest level's features depend only on the LR, so they are computed once and
-        shared by the ``n`` samples, which run as one batch (the official code runs the whole
-        reverse pass, features included, once per sample).
+        shared by the ``n`` samples (the official code runs the whole reverse pass, features
+        included, once per sample). The samples then run ``chunk`` at a time as one batch:
+        ``chunk=None`` means one at a time on the CPU (a batch of samples is no faster there and
+        holds ``chunk`` times the activations) and all ``n`` at once on other devices. With a
+        ``generator``, each chunk draws its noise coarsest level first, so ``chunk=1`` draws
+        sample after sample, as the official code does.
         """
         if n < 1:
             raise ValueError("n must be ≥ 1")
+        if chunk is None:
+            chunk = 1 if lr.device.type == "cpu" else n
+        if chunk < 1:
+            raise ValueError("chunk must be ≥ 1")
         b = lr.shape[0]
         top = self.levels[-1].cond.extractor(lr)
-        lr_n = lr.repeat(n, 1, 1, 1)
-        out = self._reverse_flow(lr_n, temperature, None, generator, top_feature=top.repeat(n, 1, 1, 1))
-        return out.clamp(0, 1).reshape(n, b, *out.shape[1:])
+        outs = []
+        for start in range(0, n, chunk):
+            c = min(chunk, n - start)
+            lr_c, top_c = (lr, top) if c == 1 else (lr.repeat(c, 1, 1, 1), top.repeat(c, 1, 1, 1))
+            out = self._reverse_flow(lr_c, temperature, None, generator, top_feature=top_c)
+            outs.append(out.clamp(0, 1).reshape(c, b, *out.shape[1:]))
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
