@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train the small checkpoints shipped in hcflow_lite/pretrained/, in order, and write <name>.pt + <name>.json.
 
-    python ci/train_pretrained.py                       # every stage (about 3 h on 2 quiet cores)
+    python ci/train_pretrained.py                       # every stage (about 2.5 h on 2 quiet cores)
     python ci/train_pretrained.py --only rescale_x4-lite sr_x4_plus-lite
     python ci/train_pretrained.py --list                # the stages, their configs and time estimates
 
@@ -55,12 +55,12 @@ sys.path.insert(0, str(ROOT))
 
 # (experiment, stage), in training order; the estimates are minutes on 2 quiet cores (see --list)
 STAGES: list[tuple[str, str, float]] = [
-    ("sr_x4", "hcflow", 30),
+    ("sr_x4", "hcflow", 20),
     ("sr_x4", "plus", 15),
-    ("rescale_x4", "hcflow", 40),
-    ("sr_x4", "plusplus", 25),
+    ("rescale_x4", "hcflow", 35),
+    ("sr_x4", "plusplus", 17),
     ("face_x8", "hcflow", 15),
-    ("face_x8", "plus", 15),
+    ("face_x8", "plus", 25),
     ("face_x8", "plusplus", 15),
 ]
 
