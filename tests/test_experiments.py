@@ -155,7 +155,9 @@ def test_init_from_is_the_run_in_workdir_then_the_shipped_checkpoint(tmp_path, m
     monkeypatch.setenv("HCFLOW_PRETRAINED", str(tmp_path / "shipped"))
     work = tmp_path / "work"
     # nothing trained, nothing shipped: the path the HCFlow stage will write (the engine says to train it first)
-    assert ex.profile_config("sr_x4", "plus", "lite", workdir=work).init_from == str(work / "sr_x4-lite" / "last.pt")
+    assert ex.profile_config("sr_x4", "plus", "smoke", workdir=work).init_from == str(work / "sr_x4-smoke" / "last.pt")
+    # the package ships sr_x4-lite: the lite HCFlow+ fine-tunes it by name
+    assert ex.profile_config("sr_x4", "plus", "lite", workdir=work).init_from == "sr_x4-lite"
     # a shipped HCFlow: fine-tune it by name
     model = hc.build_model("sr_x4-tiny")
     hc.save_checkpoint(model, tmp_path / "shipped" / "sr_x4-smoke.pt")
