@@ -58,7 +58,16 @@ from ..flows import gaussian_log_prob
 from ..nets import ZeroConv2d
 from .conditional import FeatureExtractor
 from .config import ABLATIONS, HCFlowConfig, get_model_config
-from .hcflow import EncodeResult, HCFlow, HCFlowSR, Temperature, _flow_in_float32, _per_level_temperature, build_model
+from .hcflow import (
+    EncodeResult,
+    HCFlow,
+    HCFlowSR,
+    Temperature,
+    _flow_in_float32,
+    _per_level_temperature,
+    _sample_chunks,
+    build_model,
+)
 
 __all__ = ["ABLATIONS", "ABLATION_DESCRIPTIONS", "HCFlowAblation", "StandardNormalPrior", "ZeroFeatures", "build_ablation"]
 
@@ -213,15 +222,8 @@ class HCFlowAblation(HCFlowSR):
     ) -> Tensor:
         if self.case != "no_lr_in_latent":
             return super().sample(lr, n, temperature, generator, chunk)
-        if n < 1:
-            raise ValueError("n must be ≥ 1")
-        if chunk is None:
-            chunk = 1 if lr.device.type == "cpu" else n
-        if chunk < 1:
-            raise ValueError("chunk must be ≥ 1")
         outs = []
-        for start in range(0, n, chunk):
-            c = min(chunk, n - start)
+        for c in _sample_chunks(n, chunk, lr.device):
             out = self.decode(lr.repeat(c, 1, 1, 1), temperature, generator=generator)
             outs.append(out.reshape(c, lr.shape[0], *out.shape[1:]))
         return torch.cat(outs)

@@ -172,6 +172,17 @@ def _per_level_temperature(temperature: Temperature, L: int) -> list[float]:
     return t
 
 
+def _sample_chunks(n: int, chunk: int | None, device: torch.device) -> list[int]:
+    """Sizes of the batches ``sample`` draws ``n`` samples in: ``chunk=None`` is 1 on the CPU, ``n`` elsewhere."""
+    if n < 1:
+        raise ValueError("n must be ≥ 1")
+    if chunk is None:
+        chunk = 1 if device.type == "cpu" else n
+    if chunk < 1:
+        raise ValueError("chunk must be ≥ 1")
+    return [min(chunk, n - start) for start in range(0, n, chunk)]
+
+
 class HCFlow(nn.Module):
     """The shared invertible network; use :class:`HCFlowSR` or :class:`HCFlowRescaling`."""
 
@@ -363,17 +374,11 @@ class HCFlow(nn.Module):
         ``generator``, each chunk draws its noise coarsest level first, so ``chunk=1`` draws
         sample after sample, as the official code does.
         """
-        if n < 1:
-            raise ValueError("n must be ≥ 1")
-        if chunk is None:
-            chunk = 1 if lr.device.type == "cpu" else n
-        if chunk < 1:
-            raise ValueError("chunk must be ≥ 1")
+        sizes = _sample_chunks(n, chunk, lr.device)
         b = lr.shape[0]
         top = self.levels[-1].cond.extractor(lr)
         outs = []
-        for start in range(0, n, chunk):
-            c = min(chunk, n - start)
+        for c in sizes:
             lr_c, top_c = (lr, top) if c == 1 else (lr.repeat(c, 1, 1, 1), top.repeat(c, 1, 1, 1))
             out = self._reverse_flow(lr_c, temperature, None, generator, top_feature=top_c)
             outs.append(out.clamp(0, 1).reshape(c, b, *out.shape[1:]))
