@@ -23,7 +23,9 @@ What is timed, per network (``hcflow`` = SR ×4 HCFlow, ``hcflow+`` = SR ×4 HCF
   official: ``n`` reverse calls, as its ``test()`` draws its samples.
 * ``train``: one training iteration, train mode, ActNorms already initialised, Adam
   (β = 0.9, 0.99) at the paper's learning rate, identical code for both implementations
-  (:func:`train_iteration`):
+  (:func:`train_iteration`) except the optimiser each one's training builds: ours
+  :func:`hcflow_lite.train.steps.adam` (PyTorch's fused Adam), the official ``torch.optim.Adam``
+  with its defaults (on a CPU a loop over the tensors):
 
   - HCFlow: ``zero_grad``, NLL forward (spec §7.1, weight 1), backward, clip every gradient
     to ±5 then the global norm to 100, Adam step;
@@ -455,9 +457,15 @@ class Workload:
         impl, v, hr, lr = self.impls[key], self.variant, self.hr, self.lr
         n, tau = self.spec["samples"], v.temperature
         if path == "train":
+            from hcflow_lite.train.steps import adam
+
             if key not in self.optimizers:
                 params = [p for p in impl.module().parameters() if p.requires_grad]
-                self.optimizers[key] = (torch.optim.Adam(params, lr=v.learning_rate, betas=(0.9, 0.99)), params)
+                if key == OFFICIAL:  # as its training script builds it
+                    opt = torch.optim.Adam(params, lr=v.learning_rate, betas=(0.9, 0.99))
+                else:  # as our Recipe builds it
+                    opt = adam(params, v.learning_rate, (0.9, 0.99))
+                self.optimizers[key] = (opt, params)
             opt, params = self.optimizers[key]
             return lambda: train_iteration(impl, opt, params, hr, lr, v)
 

@@ -1,12 +1,13 @@
-"""Mixed precision: under ``torch.autocast(…, torch.bfloat16)`` only the feature extractors change.
+"""Mixed precision: under ``torch.autocast(…, torch.bfloat16)`` only the networks change.
 
-The models open and close autocast themselves: the RRDB feature extractors run in bfloat16
-(and, in the rescaling model, which has no log-determinant or log-density in its objective, the
-coupling sub-networks), everything that feeds a log-determinant, a log-density or an inverse
-stays float32.  Checked on photographs (crops of scikit-image's astronaut and coffee) with
-non-trivial weights (the parity fixtures' perturbed official networks, and perturbed ``-lite``
-models): the NLL stays within 0.1 % and the τ = 0 super-resolution within 0.05 dB PSNR of
-float32; the rescaling model's LR, upscaling and latents stay as close.
+The models open and close autocast themselves: the RRDB feature extractors and the conditional
+couplings' sub-networks run in bfloat16 (and, in the rescaling model, which has no
+log-determinant or log-density in its objective, the main flow's coupling sub-networks too);
+the invertible layers, every log-determinant, log-density and inverse stay float32.  Checked on
+photographs (crops of scikit-image's astronaut and coffee) with non-trivial weights (the parity
+fixtures' perturbed official networks, perturbed ``-lite`` models and the paper-size SR network
+set up as ``ci/benchmark.py`` does): the NLL stays within 0.1 % and the τ = 0 super-resolution
+within 0.05 dB PSNR of float32; the rescaling model's LR, upscaling and latents stay as close.
 """
 
 from __future__ import annotations
@@ -39,13 +40,21 @@ def fixture_model(task: str) -> hc.HCFlow:
     return hc.load_official(FIXTURES / task / "state_dict.pt", FIXTURES / task / "options.json")
 
 
-def lite_model(name: str, hr: torch.Tensor) -> hc.HCFlow:
+def lite_model(name: str, hr: torch.Tensor, perturbation: float = 0.01) -> hc.HCFlow:
     torch.manual_seed(0)
     model = hc.build_model(name).train()
     with torch.no_grad():
         model.encode(hr)  # data-dependent ActNorm initialisation on the photographs
-    perturb_parameters(model, 0.01, torch.Generator().manual_seed(0))
+    perturb_parameters(model, perturbation, torch.Generator().manual_seed(0))
     return model.eval()
+
+
+def sr_model(kind: str, name: str, hr: torch.Tensor) -> hc.HCFlow:
+    if kind == "fixture":
+        return fixture_model(name)
+    # the paper-size network (23 M parameters) as the benchmark sets it up: 0.01 overflows its
+    # 26-step flow untrained, 0.001 moves every coupling and prior away from the identity
+    return lite_model(name, hr, 0.001 if kind == "paper" else 0.01)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -58,13 +67,13 @@ def lr_of(hr: torch.Tensor, scale: int) -> torch.Tensor:
     return torch.round(imresize(hr, 1 / scale).clamp(0, 1) * 255) / 255
 
 
-SR_MODELS = [("fixture", "sr_x4"), ("fixture", "face_x8"), ("lite", "sr_x4-lite")]
+SR_MODELS = [("fixture", "sr_x4"), ("fixture", "face_x8"), ("lite", "sr_x4-lite"), ("paper", "sr_x4")]
 
 
-@pytest.mark.parametrize(("kind", "name"), SR_MODELS, ids=[n for _, n in SR_MODELS])
+@pytest.mark.parametrize(("kind", "name"), SR_MODELS, ids=[f"{k}-{n}" for k, n in SR_MODELS])
 def test_bfloat16_sr_nll_and_tau0_psnr_stay_close_to_float32(kind: str, name: str) -> None:
     hr = photos(64)
-    model = fixture_model(name) if kind == "fixture" else lite_model(name, hr)
+    model = sr_model(kind, name, hr)
     lr = lr_of(hr, model.scale)
     noise = torch.rand(hr.shape, generator=torch.Generator().manual_seed(1)) / model.config.quant
     with torch.no_grad():
@@ -87,10 +96,12 @@ def test_bfloat16_sr_nll_and_tau0_psnr_stay_close_to_float32(kind: str, name: st
 
 
 @pytest.mark.parametrize("name", ["sr_x4-lite", "face_x8-lite"])
-def test_bfloat16_round_trip_stays_within_a_fraction_of_an_8bit_level(name: str) -> None:
-    """encode → decode with the encoded latents: ~1e-7 in float32; under bfloat16 autocast the
-    finer levels' features are recomputed from the reconstruction (float32 rounding away from the
-    forward's input), and bfloat16 rounds a few of those inputs differently: ~1e-4..1e-3."""
+def test_bfloat16_round_trip_stays_within_an_8bit_level(name: str) -> None:
+    """encode → decode with the encoded latents: ~1e-5 in float32.  Under bfloat16 autocast the
+    conditional couplings' networks read their inputs rounded to bfloat16, and on the way back a
+    few of those inputs (float32 rounding away from the forward's) round to the neighbouring
+    bfloat16 value; the 26 steps carry that on: ~5e-3 at the worst pixel (1.3 8-bit levels),
+    ~3e-4 on average.  (Exact invertibility: use float32.)"""
     hr = photos(32)
     model = lite_model(name, hr)
     noise = torch.zeros_like(hr)
@@ -98,33 +109,9 @@ def test_bfloat16_round_trip_stays_within_a_fraction_of_an_8bit_level(name: str)
     for low in (False, True):
         with torch.no_grad(), torch.autocast(**BF16, enabled=low):
             r = model.encode(hr, dequant_noise=noise)
-            errors.append(float((model.decode(r.lr_raw, 1.0, eps=r.eps) - hr).abs().max()))
-    assert errors[0] < 1e-5
-    assert errors[1] < 2e-3, errors
-
-
-def test_conditional_coupling_convolution_splits_at_the_features() -> None:
-    """Under a model's autocast, W * [z | h] = W_z * z in float32 + W_h * h in bfloat16."""
-    from hcflow_lite.nets import ConvActNorm
-    from hcflow_lite.nets.precision import float32_flow
-
-    torch.manual_seed(7)
-    conv = ConvActNorm(5 + 16, 8, 3)
-    perturb_parameters(conv, 0.1, torch.Generator().manual_seed(7))
-    x = torch.randn(2, 21, 6, 6)
-    w = conv.weight
-    with torch.no_grad():
-        with torch.autocast(**BF16), float32_flow("cpu"):
-            split = conv(x, low_precision_channels=16)
-            whole = conv(x)  # without the split: all float32, autocast is off inside the model
-        z_part = torch.nn.functional.conv2d(x[:, :5], w[:, :5], padding=1)
-        h_part = torch.nn.functional.conv2d(x[:, 5:].bfloat16(), w[:, 5:].bfloat16(), padding=1).float()
-        expected, _ = conv.actnorm(z_part + h_part)
-        plain, _ = conv.actnorm(torch.nn.functional.conv2d(x, w, padding=1))
-    assert split.dtype == torch.float32
-    torch.testing.assert_close(split, expected, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(whole, plain, rtol=0, atol=0)
-    assert float((split - plain).abs().max()) > 0  # bfloat16 did run
+            errors.append((model.decode(r.lr_raw, 1.0, eps=r.eps) - hr).abs())
+    assert float(errors[0].max()) < 1e-4
+    assert 0 < float(errors[1].max()) < 8e-3 and float(errors[1].mean()) < 1e-3, (errors[1].max(), errors[1].mean())
 
 
 @pytest.mark.parametrize("kind", ["fixture", "lite"])
@@ -158,10 +145,8 @@ def test_bfloat16_rescaling_stays_close_to_float32(kind: str) -> None:
 
 @pytest.mark.parametrize("name", ["sr_x4-tiny", "face_x8-tiny", "rescale_x4-tiny"])
 def test_which_convolutions_run_under_autocast(name: str) -> None:
-    """SR: the feature extractors' RRDBs; rescaling: also the coupling sub-networks.  Outputs float32.
-
-    (The SR conditional couplings' first convolution splits inside the module: see the next test.)
-    """
+    """The feature extractors' RRDBs and the conditional couplings' networks; rescaling: also the
+    main flow's coupling networks.  Outputs float32."""
     model = lite_model(name, torch.rand(2, 3, 16, 16))
     seen: dict[str, set[bool]] = {}
     # convolution modules, and the dense blocks, which run their five convolutions themselves
@@ -187,9 +172,13 @@ def test_which_convolutions_run_under_autocast(name: str) -> None:
     assert all(t.dtype == torch.float32 for t in outs)
     assert set(seen) == set(units)  # every one ran
 
-    def low_precision(n: str) -> bool:  # conv_first: float32, so that the RRDBs' skip paths are
-        extractor = ".cond.extractor." in n and not n.endswith(".conv_first")
-        return extractor or (model.config.task == "rescaling" and ".coupling.net." in n)
+    def low_precision(n: str) -> bool:
+        # conv_first and trunk_conv: float32, so that the RRDBs' skip paths are, and what enters
+        # the features undamped; the conditional couplings' networks: bfloat16; the main flow's
+        # couplings: only in rescaling (the SR main flow makes the LR that the NLL compares)
+        extractor = ".cond.extractor." in n and not n.endswith((".conv_first", ".trunk_conv"))
+        coupling_net = ".coupling.net." in n and (".cond.steps." in n or model.config.task == "rescaling")
+        return extractor or coupling_net
 
     wrong = {n: on for n, on in seen.items() if on != {low_precision(n)}}
     assert not wrong, wrong

@@ -173,3 +173,45 @@ def test_rescaling_step_and_recipe_errors() -> None:
         recipe_for(model, nll=0.0, gan=0.5)
     with pytest.raises(ValueError, match="belong to the rescaling recipe"):
         recipe_for(init_model(), pixel_lr=0.05)
+
+
+def test_the_recipes_adam_is_fused_and_updates_as_the_plain_adam() -> None:
+    """The fused kernel (one pass over all parameters) against PyTorch's plain for-loop Adam,
+    written step by step below as its documented update rule: same parameters after 5 steps,
+    with weight decay and a gradient that changes each step; and its state-dict resumes the plain one."""
+    from hcflow_lite.train.steps import adam
+
+    model = init_model()
+    recipe = recipe_for(model, nll=1.0)
+    assert recipe.optimizer.defaults["fused"] is True
+    transposed = torch.nn.Parameter(torch.randn(3, 3).t())  # a layout the fused kernel cannot take
+    assert adam([transposed], 1e-3).defaults["fused"] is None
+    params = [p for p in model.parameters() if p.requires_grad][:40]
+    ref_params = [p.detach().clone().requires_grad_() for p in params]
+    lr, betas, wd = 2e-3, (0.9, 0.99), 1e-4
+    fused = adam(params, lr, betas, wd)
+    plain = torch.optim.Adam(ref_params, lr=lr, betas=betas, weight_decay=wd, foreach=False)
+    by_hand = [p.detach().clone().double() for p in params]
+    m = [torch.zeros_like(p) for p in by_hand]
+    v = [torch.zeros_like(p) for p in by_hand]
+    g = torch.Generator().manual_seed(3)
+    for step in range(1, 6):
+        grads = [torch.randn(p.shape, generator=g) for p in params]
+        for p, q, gr in zip(params, ref_params, grads):
+            p.grad, q.grad = gr.clone(), gr.clone()
+        fused.step()
+        plain.step()
+        for i, gr in enumerate(grads):  # the update rule (Kingma & Ba, L2 weight decay as torch's Adam)
+            gd = gr.double() + wd * by_hand[i]
+            m[i] = betas[0] * m[i] + (1 - betas[0]) * gd
+            v[i] = betas[1] * v[i] + (1 - betas[1]) * gd.square()
+            m_hat, v_hat = m[i] / (1 - betas[0] ** step), v[i] / (1 - betas[1] ** step)
+            by_hand[i] = by_hand[i] - lr * m_hat / (v_hat.sqrt() + 1e-8)
+    for p, q, h in zip(params, ref_params, by_hand):
+        torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(p.detach().double(), h, rtol=1e-5, atol=1e-6)
+    resumed = torch.optim.Adam(ref_params, lr=lr, betas=betas, weight_decay=wd, foreach=False)
+    resumed.load_state_dict(fused.state_dict())  # same state: exp_avg, exp_avg_sq, step
+    for a, b in zip(resumed.state.values(), plain.state.values()):
+        torch.testing.assert_close(a["exp_avg"], b["exp_avg"], rtol=1e-5, atol=1e-7)
+        assert float(a["step"]) == float(b["step"]) == 5

@@ -31,7 +31,7 @@ def random_rotation(channels: int, generator: torch.Generator | None = None) -> 
     """
     a = torch.randn(channels, channels, generator=generator, dtype=torch.float64)
     q, _ = torch.linalg.qr(a)
-    return q.float()
+    return q.float().contiguous()  # (QR returns it column-major: fused optimisers want one layout)
 
 
 class InvConv1x1(Flow):

@@ -35,10 +35,11 @@ class FeatureExtractor(nn.Module):
     *Performance*): inside a model called under ``torch.autocast``, the extractor re-opens the
     caller's autocast, which the model switched off for the flow
     (:mod:`hcflow_lite.nets.precision`), so the RRDBs' convolutions run in bfloat16, while
-    ``conv_first`` (1 % of the FLOPs) and the skip connections around the RRDBs stay in the
-    dtype of ``u`` (float32): the features then carry the rounding of the RRDB branches only,
-    which keeps the NLL about 4× closer to float32 than all-bfloat16 features (measured
-    on the parity fixtures).  The output is in the dtype of ``u``, contiguous, ready for the flow.  Without autograd
+    ``conv_first`` and ``trunk_conv`` (together 0.6 % of the FLOPs) and the skip connections
+    around the RRDBs stay in the dtype of ``u`` (float32): the features then carry the rounding
+    of the RRDB branches only, each damped by the RRDB's 0.2 (all-bfloat16 features put the NLL
+    about 4× further from float32 on the parity fixtures, a bfloat16 ``trunk_conv`` alone 0.46 %
+    at paper size).  The output is in the dtype of ``u``, contiguous, ready for the flow.  Without autograd
     (inference, sampling) the tensors inside are ``channels_last`` (NHWC) when
     :attr:`channels_last` is set: oneDNN's forward convolutions read and write NHWC directly
     instead of reordering from and to NCHW around every convolution (measured about 10 %
@@ -67,8 +68,12 @@ class FeatureExtractor(nn.Module):
         f0 = self.conv_first(u)
         with caller_autocast():
             f1 = self.trunk0(f0)
-            f2 = self.trunk_conv(self.trunk1(f1)) + f0
-            h = torch.cat([f1, f2], 1) if self.dual else f2
+            t = self.trunk1(f1)
+        # trunk_conv in the input's dtype too: its output enters the features undamped (the RRDBs
+        # add 0.2 × their branch); in bfloat16 its rounding alone put the NLL of the paper-size
+        # SR network 0.46 % off float32 (``ci/benchmark.py`` checks), in float32 0.02 %
+        f2 = self.trunk_conv(t.to(dtype)) + f0
+        h = torch.cat([f1, f2], 1) if self.dual else f2
         # back to the flow's dtype and layout (a no-op without autocast and channels_last)
         return h.to(dtype=dtype, memory_format=torch.contiguous_format)
 
@@ -103,9 +108,9 @@ class ConditionalLevel(nn.Module):
         a = latent_channels
 
         def subnet(cin: int, cout: int) -> nn.Module:
-            # mixed precision (nets.precision): rescaling has no log-det or log-density in its
-            # objective, the whole subnet may run in bfloat16; SR: only what reads the features
-            return FCN(cin, cout, hidden_channels, low_precision=not sr, feature_channels=feat if sr else 0)
+            # mixed precision (nets.precision): the coupling network runs under the caller's
+            # autocast; the coupling itself (shift, scale, log-det) stays float32
+            return FCN(cin, cout, hidden_channels, low_precision=True)
 
         self.steps = SequentialFlow(
             *[FlowStep(ActNorm(a), InvConv1x1(a), AffineCoupling(a, subnet, cond_channels=feat)) for _ in range(steps)]

@@ -59,7 +59,7 @@ from ..models import HCFlow
 from .config import LossConfig, OptimConfig
 from .distributed import all_reduce_sum
 
-__all__ = ["FlowObjectives", "IterationResult", "Recipe"]
+__all__ = ["FlowObjectives", "IterationResult", "Recipe", "adam"]
 
 
 class FlowObjectives(nn.Module):
@@ -103,6 +103,25 @@ class IterationResult:
     values: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     generator_updated: bool = False
+
+
+def adam(
+    params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0
+) -> torch.optim.Adam:
+    """The recipe's Adam, with PyTorch's fused kernel where it has one (CPU and CUDA, float params).
+
+    The fused kernel updates every parameter in one pass (one kernel per dtype and device)
+    instead of a dozen elementwise calls per tensor: on a CPU about 3× faster for the paper-size
+    SR network's 23 M parameters (1,478 tensors; ``ci/benchmark.py``).  Same update rule, same
+    state-dict (``tests/test_training.py`` checks both against the plain implementation).
+    """
+    params = list(params)
+    # (the fused kernel also assumes each gradient has its parameter's memory layout, which
+    # autograd guarantees for contiguous parameters)
+    fused = bool(params) and all(
+        p.device.type in ("cpu", "cuda") and p.is_floating_point() and p.is_contiguous() for p in params
+    )
+    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)
 
 
 def _finite_everywhere(x: Tensor) -> bool:
@@ -149,9 +168,7 @@ class Recipe:
         self.autocast = autocast
         self.task = model.config.task
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(
-            self.params, lr=optim.learning_rate, betas=(optim.beta1, optim.beta2), weight_decay=optim.weight_decay
-        )
+        self.optimizer = adam(self.params, optim.learning_rate, (optim.beta1, optim.beta2), optim.weight_decay)
         self.perceptual: PerceptualLoss | None = None
         self.discriminator: nn.Module | None = None
         self.d_wrapped: nn.Module | None = None
@@ -174,9 +191,7 @@ class Recipe:
                 d = build_discriminator(losses.discriminator, losses.discriminator_nf, patch_size)
             self.discriminator = d.to(device)
             self.d_wrapped = wrap(self.discriminator)
-            self.optimizer_d = torch.optim.Adam(
-                self.discriminator.parameters(), lr=optim.d_learning_rate, betas=(optim.d_beta1, optim.d_beta2)
-            )
+            self.optimizer_d = adam(self.discriminator.parameters(), optim.d_learning_rate, (optim.d_beta1, optim.d_beta2))
 
     # ------------------------------------------------------------------ helpers
     @property
