@@ -117,6 +117,10 @@ def test_sample_in_chunks_draws_sample_after_sample(name: str, chunk: int | None
     assert samples.shape == (3, 2, 3, 4 * model.scale, 4 * model.scale)
     torch.testing.assert_close(samples, ref, rtol=0, atol=1e-5)
     assert not torch.allclose(samples[0], samples[1])
+    # with autograd (the samples cannot be written into one result tensor): the same samples
+    graded = model.sample(lr, n=3, temperature=0.7, generator=torch.Generator().manual_seed(5), chunk=chunk)
+    assert graded.requires_grad
+    torch.testing.assert_close(graded.detach(), samples, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="chunk"):
         model.sample(lr, 2, 0.7, chunk=0)
 

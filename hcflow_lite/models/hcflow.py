@@ -377,11 +377,22 @@ class HCFlow(nn.Module):
         sizes = _sample_chunks(n, chunk, lr.device)
         b = lr.shape[0]
         top = self.levels[-1].cond.extractor(lr)
-        outs = []
+        result: Tensor | None = None  # the n samples, written chunk by chunk (no concatenation)
+        outs: list[Tensor] = []  # with autograd, which cannot write into a result: concatenated
+        done = 0
         for c in sizes:
             lr_c, top_c = (lr, top) if c == 1 else (lr.repeat(c, 1, 1, 1), top.repeat(c, 1, 1, 1))
             out = self._reverse_flow(lr_c, temperature, None, generator, top_feature=top_c)
-            outs.append(out.clamp(0, 1).reshape(c, b, *out.shape[1:]))
+            out = out.reshape(c, b, *out.shape[1:])
+            if out.requires_grad:
+                outs.append(out.clamp(0, 1))
+            else:
+                if result is None:
+                    result = out.new_empty((n, *out.shape[1:]))
+                torch.clamp(out, 0, 1, out=result[done : done + c])
+            done += c
+        if result is not None:
+            return result
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def num_parameters(self) -> int:

@@ -59,21 +59,18 @@ class _Dense5(nn.Module):
         return (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5)
 
     def body(self, x: Tensor) -> Tensor:
-        """:math:`c_5([x, x_1, x_2, x_3, x_4])` with :math:`x_j = \\sigma(c_j([x, x_1, \\dots, x_{j-1}]))`."""
-        params = self._params(x)
-        if x.dtype != params[0].dtype:  # autocast: compute in its dtype, as its convolutions would
-            x = x.to(params[0].dtype)
-        if not torch.is_grad_enabled():
-            return _dense_forward(x, *params)[1]
-        return _DenseFunction.apply(x, *params)
+        """:math:`c_5([x, x_1, x_2, x_3, x_4])` with :math:`x_j = \\sigma(c_j([x, x_1, \\dots, x_{j-1}]))`.
 
-    def _params(self, x: Tensor) -> list[Tensor]:
-        """Weights and biases ``[w1, b1, …, w5, b5]``, cast to autocast's dtype when it is on."""
+        Under autocast the input, weights and biases are cast to its dtype inside the block (one
+        autograd node for the block instead of one per cast); the gradients come back in the
+        dtypes of ``x`` and of the parameters.
+        """
         params = [t for conv in self.convs() for t in (conv.weight, conv.bias)]
         enabled, dtype = autocast_state(x.device.type)
-        if enabled and dtype != params[0].dtype:
-            params = [t.to(dtype) for t in params]
-        return params
+        target = dtype if enabled and dtype != params[0].dtype else params[0].dtype
+        if not torch.is_grad_enabled():
+            return _dense_forward(x.to(target), *[t.to(target) for t in params])[1]
+        return _DenseFunction.apply(x, target, *params)
 
     def body_reference(self, x: Tensor) -> Tensor:
         """The formula as written, with concatenations and autograd (the reference of the tests)."""
@@ -128,8 +125,11 @@ class _DenseFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, *params: Tensor) -> Tensor:  # type: ignore[override]
-        buf, out = _dense_forward(x, *params)
+    def forward(ctx, x: Tensor, dtype: torch.dtype, *params: Tensor) -> Tensor:  # type: ignore[override]
+        # computed in ``dtype`` (autocast's, when on); the backward pass returns its gradients in
+        # ``dtype`` and autograd casts them to the dtypes of ``x`` and of the parameters
+        params = tuple(t.to(dtype) for t in params)
+        buf, out = _dense_forward(x.to(dtype), *params)
         ctx.save_for_backward(buf, *params[0::2])
         ctx.in_channels = x.shape[1]
         return out
@@ -139,20 +139,20 @@ class _DenseFunction(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor) -> tuple:  # type: ignore[override]
         buf, *weights = ctx.saved_tensors
         c, g = ctx.in_channels, weights[0].shape[0]
-        needs = ctx.needs_input_grad  # (x, w1, b1, …, w5, b5)
+        needs = ctx.needs_input_grad  # (x, dtype, w1, b1, …, w5, b5)
         grads: list[Tensor | None] = [None] * 10
         # c_5 read the whole buffer: its input gradient starts the buffer's gradient G
-        grad_buf, grads[8], grads[9] = _conv_backward(grad_out, buf, weights[4], (True, needs[9], needs[10]))
+        grad_buf, grads[8], grads[9] = _conv_backward(grad_out, buf, weights[4], (True, needs[10], needs[11]))
         for j in (3, 2, 1, 0):
             start = c + j * g
             x_j, grad_j = buf[:, start : start + g], grad_buf[:, start : start + g]
             # LeakyReLU backward from its output (``self_is_result``), one fused kernel
             grad_pre = torch.ops.aten.leaky_relu_backward(grad_j, x_j, NEGATIVE_SLOPE, True)
-            mask = (j > 0 or needs[0], needs[1 + 2 * j], needs[2 + 2 * j])
+            mask = (j > 0 or needs[0], needs[2 + 2 * j], needs[3 + 2 * j])
             gi, grads[2 * j], grads[2 * j + 1] = _conv_backward(grad_pre, buf[:, :start], weights[j], mask)
             if gi is not None:
                 grad_buf[:, :start] += gi
-        return (grad_buf[:, :c] if needs[0] else None, *grads)
+        return (grad_buf[:, :c] if needs[0] else None, None, *grads)
 
 
 class DenseBlock(_Dense5):
