@@ -132,6 +132,35 @@ def test_feature_extractor_layout_is_internal(dual: bool, monkeypatch: pytest.Mo
         assert ext(u).dtype == torch.float32  # back to the input's dtype for the flow
 
 
+def test_feature_extractor_layout_in_bfloat16_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With autograd under a model's bfloat16 autocast the extractor works in NHWC (faster
+    backward convolutions): the same features and gradients as NCHW, up to bfloat16 rounding."""
+    from hcflow_lite.nets.precision import float32_flow
+
+    torch.manual_seed(4)
+    ext = perturbed(FeatureExtractor(5, nf=8, gc=4, nb=(1, 1), dual=True))
+    u = torch.randn(2, 5, 12, 12)
+    seen = []
+    hook = ext.trunk0.register_forward_pre_hook(lambda m, a: seen.append(a[0].is_contiguous()))
+    results = []
+    for channels_last in (True, False):
+        monkeypatch.setattr(FeatureExtractor, "channels_last", channels_last)
+        ext.zero_grad(set_to_none=True)
+        ug = u.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16), float32_flow("cpu"):
+            h = ext(ug)
+        (h * torch.linspace(-1, 1, h.numel()).view_as(h)).sum().backward()
+        grads = torch.cat([ug.grad.flatten()] + [p.grad.flatten() for p in ext.parameters()])
+        results.append((h.detach(), grads))
+    hook.remove()
+    assert seen == [False, True]  # NHWC (not NCHW-contiguous) inside, then NCHW with the switch off
+    (h_cl, g_cl), (h_nchw, g_nchw) = results
+    assert h_cl.dtype == torch.float32 and h_cl.is_contiguous()
+    torch.testing.assert_close(h_cl, h_nchw, rtol=2e-2, atol=2e-2)
+    cos = torch.nn.functional.cosine_similarity(g_cl.double(), g_nchw.double(), dim=0)
+    assert float(cos) > 0.999
+
+
 def test_invconv_caches_are_reused_and_invalidated_by_an_optimiser_step() -> None:
     torch.manual_seed(4)
     layer = InvConv1x1(6)
