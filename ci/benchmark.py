@@ -42,7 +42,8 @@ JSON keeps every time, the median, quartiles and the paired ratios per repetitio
 counted once per path with ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and
 matrix products; a training iteration counts forward and backward).  Peak memory is measured
 in a fresh process per implementation, network, path and dtype: peak RSS while running the path
-(``VmHWM`` reset after set-up; CPU), or ``torch.cuda.max_memory_allocated`` (CUDA).
+(``VmHWM`` reset after set-up; CPU; glibc's mmap threshold fixed at 128 KiB, see
+:func:`run_worker`), or ``torch.cuda.max_memory_allocated`` (CUDA).
 A ``machine`` entry records this machine's 3×3-convolution rate in float32 and bfloat16, to
 read the achieved FLOP/s against.  ``--dtypes float32,bfloat16`` times ours in float32 and
 under ``torch.autocast(device, torch.bfloat16)``; the official code always runs in float32.
@@ -681,6 +682,13 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one worker in a fresh Python process; its result (or its error) as a dict."""
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(spec["threads"]), MKL_NUM_THREADS=str(spec["threads"]), PYTHONPATH=str(ROOT))
+    if spec["kind"] == "memory":
+        # glibc raises its mmap threshold each time a large block is freed, after which tensors
+        # of that size come from the heap and stay in the RSS when freed: a peak of a few tens
+        # of MiB then depends on the allocation history (±4 MiB from one process to the next,
+        # measured).  Fixed at its initial 128 KiB, freed tensors go back to the system at once
+        # and the peak RSS follows the live tensors (±0.5 MiB).  The same for both implementations.
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],

@@ -68,14 +68,19 @@ class FeatureExtractor(nn.Module):
         # conv_first in the input's dtype (1 % of the FLOPs); so the residual streams through
         # the RRDBs stay float32 too: under autocast only their branches run in bfloat16
         f0 = self.conv_first(u)
+        del u  # (intermediates are released as soon as they are used: lower peak memory)
         with caller_autocast():
             f1 = self.trunk0(f0)
             t = self.trunk1(f1)
         # trunk_conv in the input's dtype too: its output enters the features undamped (the RRDBs
         # add 0.2 × their branch); in bfloat16 its rounding alone put the NLL of the paper-size
         # SR network 0.46 % off float32 (``ci/benchmark.py`` checks), in float32 0.02 %
-        f2 = self.trunk_conv(t.to(dtype)) + f0
+        f2 = self.trunk_conv(t.to(dtype))
+        del t
+        f2 = f2.add_(f0)  # in place: a convolution's backward pass does not need its output
+        del f0
         h = torch.cat([f1, f2], 1) if self.dual else f2
+        del f1, f2
         # back to the flow's dtype and layout (a no-op without autocast and channels_last)
         return h.to(dtype=dtype, memory_format=torch.contiguous_format)
 
